@@ -1,0 +1,17 @@
+/*
+ * alloc.h - aligned float buffers. Every tensor buffer of the project comes
+ * from here: 64-byte aligned (one cache line, the widest vector), zeroed.
+ */
+#ifndef MUTATORD_ALLOC_H
+#define MUTATORD_ALLOC_H
+
+#include <stddef.h>
+
+/* A zeroed, 64-byte aligned array of n floats (n may be 0), or NULL when
+ * memory is exhausted or n*sizeof(float) overflows. Free with floats_free. */
+float *floats_alloc(size_t n);
+
+/* Releases a buffer from floats_alloc; NULL is accepted. */
+void floats_free(float *p);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * batchnorm.h - 2-D batch normalisation, NCHW float32, affine.
+ *
+ * Three modes, composed from the calls below:
+ *  - training: batchnorm_forward_train normalises with the batch statistics
+ *    and returns them; batchnorm_running_update folds them into the running
+ *    statistics with a momentum (PyTorch's rule: unbiased variance);
+ *  - calibration (exact averages, for scoring subnets with inherited
+ *    weights): batchnorm_calib_reset, then per batch batchnorm_forward_train
+ *    and batchnorm_calib_accumulate, then batchnorm_calib_finalize, which
+ *    sets the running statistics to the exact mean and unbiased variance of
+ *    every value seen, whatever the batch sizes were;
+ *  - evaluation: batchnorm_forward_eval uses the running statistics.
+ *
+ * Width awareness: gamma, beta and the statistics are stored at maximum
+ * width; a call uses the first `c` entries.
+ * Threads: parallel over channels; no result depends on the thread count.
+ */
+#ifndef MUTATORD_BATCHNORM_H
+#define MUTATORD_BATCHNORM_H
+
+struct bn_shape {
+    int n;   /* batch */
+    int c;   /* active channels */
+    int hw;  /* height x width */
+};
+
+/* out = gamma * (inp - mean) / sqrt(var + eps) + beta with the batch's
+ * statistics, which are returned in mean and var (biased), both (C).
+ * out: (N, C, HW), may be inp; inp: (N, C, HW); gamma, beta: (C) */
+void batchnorm_forward_train(float *out, float *mean, float *var,
+                             const float *inp, const float *gamma,
+                             const float *beta, float eps,
+                             const struct bn_shape *s);
+
+/* Gradients of batchnorm_forward_train, accumulated (+=).
+ * dinp: (N, C, HW) or NULL; dgamma, dbeta: (C); dout, inp: (N, C, HW);
+ * mean, var: as returned by the forward pass. */
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
+                        const float *dout, const float *inp, const float *gamma,
+                        const float *mean, const float *var, float eps,
+                        const struct bn_shape *s);
+
+/* running = (1 - momentum) * running + momentum * batch, where the batch
+ * variance is made unbiased over count = N*HW values. */
+void batchnorm_running_update(float *running_mean, float *running_var,
+                              const float *mean, const float *var, int c,
+                              long count, float momentum);
+
+/* out = gamma * (inp - running_mean) / sqrt(running_var + eps) + beta.
+ * out may be inp. */
+void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
+                            const float *beta, const float *running_mean,
+                            const float *running_var, float eps,
+                            const struct bn_shape *s);
+
+/* Exact statistics of a calibration pass, per channel, in double. The
+ * caller owns the arrays, each of at least the maximum channel count. */
+struct bn_calib {
+    double *mean;  /* (C) mean of every value seen so far */
+    double *m2;    /* (C) sum of squared deviations from that mean */
+    long count;    /* values seen per channel */
+};
+
+void batchnorm_calib_reset(struct bn_calib *calib, int c);
+
+/* Merges one batch's statistics (from batchnorm_forward_train, count =
+ * N*HW values per channel) into calib (Chan et al.'s pairwise update). */
+void batchnorm_calib_accumulate(struct bn_calib *calib, const float *mean,
+                                const float *var, int c, long count);
+
+/* running_mean = mean, running_var = unbiased variance of all values seen. */
+void batchnorm_calib_finalize(float *running_mean, float *running_var,
+                              const struct bn_calib *calib, int c);
+
+#endif

@@ -1,0 +1,43 @@
+/*
+ * channel.h - operations that move channels of NCHW tensors: split and
+ * concatenation along channels, channel shuffle, and the elementwise add of
+ * residual connections. Backward passes accumulate (+=).
+ */
+#ifndef MUTATORD_CHANNEL_H
+#define MUTATORD_CHANNEL_H
+
+#include <stddef.h>
+
+/* out (N, ca+cb, HW) = [a (N, ca, HW), b (N, cb, HW)] */
+void concat_forward(float *out, const float *a, int ca, const float *b, int cb,
+                    int n, int hw);
+
+/* da += dout[:, :ca], db += dout[:, ca:]; either may be NULL. */
+void concat_backward(float *da, float *db, const float *dout, int ca, int cb,
+                     int n, int hw);
+
+/* a (N, ca, HW) = inp[:, :ca], b (N, cb, HW) = inp[:, ca:ca+cb];
+ * inp: (N, ca+cb, HW). */
+void split_forward(float *a, float *b, const float *inp, int ca, int cb,
+                   int n, int hw);
+
+/* dinp[:, :ca] += da, dinp[:, ca:] += db; da or db may be NULL. */
+void split_backward(float *dinp, const float *da, const float *db, int ca,
+                    int cb, int n, int hw);
+
+/* Channel shuffle: view inp (N, C, HW) as (N, groups, C/groups, HW), swap
+ * the two channel axes, flatten back. out must not alias inp. */
+void shuffle_forward(float *out, const float *inp, int n, int c, int hw,
+                     int groups);
+
+/* dinp += the inverse shuffle of dout. */
+void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw,
+                      int groups);
+
+/* out = a + b, elementwise; out may alias a or b. */
+void add_forward(float *out, const float *a, const float *b, size_t count);
+
+/* da += dout, db += dout; either may be NULL. */
+void add_backward(float *da, float *db, const float *dout, size_t count);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * conv2d.h - 2-D convolution, NCHW float32, no bias.
+ *
+ * Width awareness: the weight is stored at its maximum width as
+ * (cout_max, wcin, k, k), where wcin is the number of input channels per
+ * group it was allocated for. A call runs on the first `cout` output
+ * channels and, in each group, the first `cin / groups` input channels of
+ * every filter: a sub-block of the weight matrix (rows of wcin*k*k floats),
+ * which is handed to sgemm with that leading dimension, never copied.
+ * Activations are compact at their active width.
+ *
+ * Dense convolutions (cin/groups > 1, or groups == 1) go through sgemm:
+ * im2col, or the input itself for 1x1 convolutions at stride 1 without
+ * padding. Depthwise ones (cin == cout == groups) use a direct kernel.
+ *
+ * Threads: parallel over the batch (dense) or the channels (depthwise) with
+ * BLAS single-threaded inside; deterministic for a given thread count.
+ */
+#ifndef MUTATORD_CONV2D_H
+#define MUTATORD_CONV2D_H
+
+#include <stddef.h>
+
+struct conv2d_shape {
+    int n;       /* batch */
+    int cin;     /* active input channels, a multiple of groups */
+    int cout;    /* active output channels, a multiple of groups */
+    int wcin;    /* input channels per group of the stored weight, >= cin/groups */
+    int h, w;    /* input height and width */
+    int k;       /* kernel height = width */
+    int stride;
+    int pad;     /* zero padding on every side */
+    int groups;
+};
+
+/* Output height and width. */
+int conv2d_out_h(const struct conv2d_shape *s);
+int conv2d_out_w(const struct conv2d_shape *s);
+
+/* Multiply-accumulates of one forward pass of the whole batch. */
+double conv2d_macs(const struct conv2d_shape *s);
+
+/* Floats of scratch memory that conv2d_forward and conv2d_backward need
+ * when run with `threads` threads (parallel_threads()). */
+size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads);
+
+/* out = conv(inp, weight).
+ * out:     (N, cout, OH, OW), overwritten
+ * inp:     (N, cin, H, W)
+ * weight:  (>= cout, wcin, k, k)
+ * scratch: conv2d_scratch_floats(s, parallel_threads()) floats */
+void conv2d_forward(float *out, const float *inp, const float *weight,
+                    const struct conv2d_shape *s, float *scratch);
+
+/* Gradients of conv2d_forward, accumulated (+=) into dinp and dweight.
+ * dinp:    (N, cin, H, W), or NULL when the input needs no gradient
+ * dweight: (>= cout, wcin, k, k), only the active block is touched
+ * dout:    (N, cout, OH, OW)
+ * inp, weight: as given to the forward pass */
+void conv2d_backward(float *dinp, float *dweight, const float *dout,
+                     const float *inp, const float *weight,
+                     const struct conv2d_shape *s, float *scratch);
+
+#endif

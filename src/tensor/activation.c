@@ -1,0 +1,21 @@
+/*
+ * activation.c - ReLU.
+ */
+#include "activation.h"
+
+/* Below this many elements a parallel region costs more than it saves. */
+#define PARALLEL_MIN 32768
+
+void relu_forward(float *out, const float *inp, size_t count)
+{
+#pragma omp parallel for schedule(static) if (count >= PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++)
+        out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
+void relu_backward(float *dinp, const float *dout, const float *out, size_t count)
+{
+#pragma omp parallel for schedule(static) if (count >= PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++)
+        dinp[i] += out[i] > 0.0f ? dout[i] : 0.0f;
+}

@@ -1,0 +1,195 @@
+/*
+ * conv2d.c - dense convolution through sgemm, and the dispatch to the
+ * depthwise kernel.
+ *
+ * Per image and group, out_g (cout_g, OH*OW) = W_g (cout_g, K) x col (K, OH*OW)
+ * with K = cin_g*k*k; W_g is a block of the stored weight with leading
+ * dimension wcin*k*k. The weight gradient is a reduction over the batch:
+ * each thread accumulates its own images into a private partial, and the
+ * partials are added to dweight in thread order (deterministic).
+ */
+#include "conv2d.h"
+#include "conv2d_depthwise.h"
+#include "im2col.h"
+#include "parallel.h"
+
+#include <assert.h>
+#include <cblas.h>
+#include <omp.h>
+#include <string.h>
+
+int conv2d_out_h(const struct conv2d_shape *s)
+{
+    return (s->h + 2 * s->pad - s->k) / s->stride + 1;
+}
+
+int conv2d_out_w(const struct conv2d_shape *s)
+{
+    return (s->w + 2 * s->pad - s->k) / s->stride + 1;
+}
+
+double conv2d_macs(const struct conv2d_shape *s)
+{
+    return (double)s->n * s->cout * conv2d_out_h(s) * conv2d_out_w(s)
+           * (s->cin / s->groups) * s->k * s->k;
+}
+
+static void check_shape(const struct conv2d_shape *s)
+{
+    assert(s->n > 0 && s->cin > 0 && s->cout > 0 && s->groups > 0);
+    assert(s->cin % s->groups == 0 && s->cout % s->groups == 0);
+    assert(s->cin / s->groups <= s->wcin);
+    assert(s->k > 0 && s->stride > 0 && s->pad >= 0);
+    assert(conv2d_out_h(s) > 0 && conv2d_out_w(s) > 0);
+}
+
+static int is_depthwise(const struct conv2d_shape *s)
+{
+    return s->cin == s->groups && s->cout == s->groups;
+}
+
+/* A 1x1 convolution at stride 1 without padding reads its input as the
+ * column matrix itself. */
+static int needs_im2col(const struct conv2d_shape *s)
+{
+    return !(s->k == 1 && s->stride == 1 && s->pad == 0);
+}
+
+/* Per-thread scratch of the dense path: the column matrix, its gradient,
+ * and the thread's partial weight gradient. */
+struct dense_scratch_layout {
+    size_t col;      /* floats of one column matrix */
+    size_t dweight;  /* floats of one partial weight gradient */
+    size_t per_thread;
+};
+
+static struct dense_scratch_layout dense_layout(const struct conv2d_shape *s)
+{
+    struct dense_scratch_layout l;
+    size_t kg = (size_t)(s->cin / s->groups) * s->k * s->k;
+    size_t ohw = (size_t)conv2d_out_h(s) * conv2d_out_w(s);
+    l.col = needs_im2col(s) ? kg * ohw : 0;
+    l.dweight = (size_t)s->cout * kg;
+    l.per_thread = 2 * l.col + l.dweight;
+    return l;
+}
+
+size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads)
+{
+    check_shape(s);
+    if (is_depthwise(s))
+        return 0;
+    return dense_layout(s).per_thread * (size_t)threads;
+}
+
+void conv2d_forward(float *out, const float *inp, const float *weight,
+                    const struct conv2d_shape *s, float *scratch)
+{
+    check_shape(s);
+    if (is_depthwise(s)) {
+        conv2d_depthwise_forward(out, inp, weight, s);
+        return;
+    }
+    const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), ohw = oh * ow;
+    const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
+    const int kg = cin_g * s->k * s->k, ldw = s->wcin * s->k * s->k;
+    const struct dense_scratch_layout l = dense_layout(s);
+
+#pragma omp parallel for schedule(static)
+    for (int img = 0; img < s->n; img++) {
+        float *col = scratch + l.per_thread * (size_t)omp_get_thread_num();
+        for (int g = 0; g < s->groups; g++) {
+            const float *x = inp + ((size_t)img * s->cin + (size_t)g * cin_g) * s->h * s->w;
+            float *y = out + ((size_t)img * s->cout + (size_t)g * cout_g) * ohw;
+            if (needs_im2col(s)) {
+                im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
+                x = col;
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, ohw, kg,
+                        1.0f, weight + (size_t)g * cout_g * ldw, ldw, x, ohw,
+                        0.0f, y, ohw);
+        }
+    }
+}
+
+/* One image's contribution: its weight gradient into the thread's partial
+ * dw (cout, kg), its input gradient into dinp. */
+static void dense_backward_image(float *dinp, float *dw, float *col, float *dcol,
+                                 const float *dout, const float *inp,
+                                 const float *weight, const struct conv2d_shape *s)
+{
+    const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), ohw = oh * ow;
+    const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
+    const int kg = cin_g * s->k * s->k, ldw = s->wcin * s->k * s->k;
+
+    for (int g = 0; g < s->groups; g++) {
+        const float *x = inp + (size_t)g * cin_g * s->h * s->w;
+        const float *dy = dout + (size_t)g * cout_g * ohw;
+        const float *wg = weight + (size_t)g * cout_g * ldw;
+        if (needs_im2col(s)) {
+            im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
+            x = col;
+        }
+        /* dW_g (cout_g, kg) += dY_g (cout_g, ohw) x col^T (ohw, kg) */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, kg, ohw,
+                    1.0f, dy, ohw, x, ohw, 1.0f, dw + (size_t)g * cout_g * kg, kg);
+        if (dinp == NULL)
+            continue;
+        float *dx = dinp + (size_t)g * cin_g * s->h * s->w;
+        /* dcol (kg, ohw) = W_g^T (kg, cout_g) x dY_g (cout_g, ohw) */
+        if (!needs_im2col(s)) {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, ohw, cout_g,
+                        1.0f, wg, ldw, dy, ohw, 1.0f, dx, ohw);
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, ohw, cout_g,
+                        1.0f, wg, ldw, dy, ohw, 0.0f, dcol, ohw);
+            col2im_add(dx, dcol, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
+        }
+    }
+}
+
+void conv2d_backward(float *dinp, float *dweight, const float *dout,
+                     const float *inp, const float *weight,
+                     const struct conv2d_shape *s, float *scratch)
+{
+    check_shape(s);
+    if (is_depthwise(s)) {
+        conv2d_depthwise_backward(dinp, dweight, dout, inp, weight, s);
+        return;
+    }
+    const int ohw = conv2d_out_h(s) * conv2d_out_w(s);
+    const int kg = (s->cin / s->groups) * s->k * s->k, ldw = s->wcin * s->k * s->k;
+    const struct dense_scratch_layout l = dense_layout(s);
+    const size_t in_image = (size_t)s->cin * s->h * s->w;
+    const size_t out_image = (size_t)s->cout * ohw;
+
+#pragma omp parallel
+    {
+        const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+        assert(nt <= parallel_threads());
+        float *col = scratch + l.per_thread * (size_t)t;
+        float *dcol = col + l.col;
+        float *dw = dcol + l.col;
+        memset(dw, 0, sizeof(float) * l.dweight);
+
+        size_t begin, end;
+        parallel_range((size_t)s->n, t, nt, &begin, &end);
+        for (size_t img = begin; img < end; img++)
+            dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol,
+                                 dout + img * out_image, inp + img * in_image,
+                                 weight, s);
+#pragma omp barrier
+        /* Add the partials to dweight row by row, always in thread order. */
+        size_t row_begin, row_end;
+        parallel_range((size_t)s->cout, t, nt, &row_begin, &row_end);
+        for (size_t r = row_begin; r < row_end; r++) {
+            float *dst = dweight + r * (size_t)ldw;
+            for (int tt = 0; tt < nt; tt++) {
+                const float *src = scratch + l.per_thread * (size_t)tt + 2 * l.col
+                                   + r * (size_t)kg;
+                for (int j = 0; j < kg; j++)
+                    dst[j] += src[j];
+            }
+        }
+    }
+}

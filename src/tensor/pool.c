@@ -1,0 +1,155 @@
+/*
+ * pool.c - pooling. Each output plane is independent, so the loops are
+ * parallel over (image, channel) planes.
+ */
+#include "pool.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stddef.h>
+
+void global_avgpool_forward(float *out, const float *inp, int n, int c, int hw)
+{
+    const size_t planes = (size_t)n * c;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = inp + p * hw;
+        double sum = 0.0;
+        for (int i = 0; i < hw; i++)
+            sum += (double)x[i];
+        out[p] = (float)(sum / hw);
+    }
+}
+
+void global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw)
+{
+    const size_t planes = (size_t)n * c;
+    const float inv = 1.0f / (float)hw;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        float g = dout[p] * inv;
+        float *dx = dinp + p * hw;
+        for (int i = 0; i < hw; i++)
+            dx[i] += g;
+    }
+}
+
+int pool_out_h(const struct pool_shape *s)
+{
+    return (s->h + 2 * s->pad - s->k) / s->stride + 1;
+}
+
+int pool_out_w(const struct pool_shape *s)
+{
+    return (s->w + 2 * s->pad - s->k) / s->stride + 1;
+}
+
+/* The window of output (oy, ox) clipped to the input: rows [*y0, *y1),
+ * columns [*x0, *x1). */
+static void window(const struct pool_shape *s, int oy, int ox,
+                   int *y0, int *y1, int *x0, int *x1)
+{
+    int ys = oy * s->stride - s->pad, xs = ox * s->stride - s->pad;
+    *y0 = ys < 0 ? 0 : ys;
+    *x0 = xs < 0 ? 0 : xs;
+    *y1 = ys + s->k > s->h ? s->h : ys + s->k;
+    *x1 = xs + s->k > s->w ? s->w : xs + s->k;
+}
+
+/* Index within the plane of the first maximum of window (oy, ox). */
+static int window_argmax(const float *x, const struct pool_shape *s, int oy, int ox)
+{
+    int y0, y1, x0, x1;
+    window(s, oy, ox, &y0, &y1, &x0, &x1);
+    int best = y0 * s->w + x0;
+    for (int y = y0; y < y1; y++)
+        for (int xx = x0; xx < x1; xx++)
+            if (x[y * s->w + xx] > x[best] || isnan(x[y * s->w + xx]))
+                best = y * s->w + xx;
+    return best;
+}
+
+static void check_pool(const struct pool_shape *s)
+{
+    assert(s->k > 0 && s->stride > 0 && s->pad >= 0 && 2 * s->pad <= s->k);
+    assert(pool_out_h(s) > 0 && pool_out_w(s) > 0);
+}
+
+void maxpool_forward(float *out, const float *inp, const struct pool_shape *s)
+{
+    check_pool(s);
+    const int oh = pool_out_h(s), ow = pool_out_w(s);
+    const size_t planes = (size_t)s->n * s->c;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = inp + p * s->h * s->w;
+        float *y = out + p * oh * ow;
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                y[oy * ow + ox] = x[window_argmax(x, s, oy, ox)];
+    }
+}
+
+void maxpool_backward(float *dinp, const float *dout, const float *inp,
+                      const struct pool_shape *s)
+{
+    check_pool(s);
+    const int oh = pool_out_h(s), ow = pool_out_w(s);
+    const size_t planes = (size_t)s->n * s->c;
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = inp + p * s->h * s->w;
+        const float *dy = dout + p * oh * ow;
+        float *dx = dinp + p * s->h * s->w;
+        for (int oy = 0; oy < oh; oy++)
+            for (int ox = 0; ox < ow; ox++)
+                dx[window_argmax(x, s, oy, ox)] += dy[oy * ow + ox];
+    }
+}
+
+void avgpool_forward(float *out, const float *inp, const struct pool_shape *s)
+{
+    check_pool(s);
+    const int oh = pool_out_h(s), ow = pool_out_w(s);
+    const size_t planes = (size_t)s->n * s->c;
+    const float inv = 1.0f / (float)(s->k * s->k);
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *x = inp + p * s->h * s->w;
+        float *y = out + p * oh * ow;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                int y0, y1, x0, x1;
+                window(s, oy, ox, &y0, &y1, &x0, &x1);
+                float sum = 0.0f;
+                for (int yy = y0; yy < y1; yy++)
+                    for (int xx = x0; xx < x1; xx++)
+                        sum += x[yy * s->w + xx];
+                y[oy * ow + ox] = sum * inv;
+            }
+        }
+    }
+}
+
+void avgpool_backward(float *dinp, const float *dout, const struct pool_shape *s)
+{
+    check_pool(s);
+    const int oh = pool_out_h(s), ow = pool_out_w(s);
+    const size_t planes = (size_t)s->n * s->c;
+    const float inv = 1.0f / (float)(s->k * s->k);
+#pragma omp parallel for schedule(static)
+    for (size_t p = 0; p < planes; p++) {
+        const float *dy = dout + p * oh * ow;
+        float *dx = dinp + p * s->h * s->w;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                int y0, y1, x0, x1;
+                window(s, oy, ox, &y0, &y1, &x0, &x1);
+                float g = dy[oy * ow + ox] * inv;
+                for (int yy = y0; yy < y1; yy++)
+                    for (int xx = x0; xx < x1; xx++)
+                        dx[yy * s->w + xx] += g;
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/*
+ * parallel.c - thread counts of OpenMP and BLAS.
+ */
+#include "parallel.h"
+
+#include <cblas.h>
+#include <omp.h>
+
+void parallel_init(int threads)
+{
+    omp_set_dynamic(0);
+    if (threads > 0)
+        omp_set_num_threads(threads);
+    openblas_set_num_threads(1);
+}
+
+int parallel_threads(void)
+{
+    return omp_get_max_threads();
+}
+
+void parallel_blas_threads(int threads)
+{
+    openblas_set_num_threads(threads);
+}

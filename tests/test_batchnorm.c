@@ -1,0 +1,202 @@
+/*
+ * test_batchnorm.c - batch norm in its three modes against PyTorch
+ * fixtures, training-mode gradients against finite differences (full and
+ * reduced width), and exact calibration statistics that do not depend on
+ * how the calibration set is cut into batches.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "alloc.h"
+#include "batchnorm.h"
+#include "fixture.h"
+#include "gradcheck.h"
+#include "parallel.h"
+
+#define EPS 1e-5f
+
+static void test_fixture_train(void **state)
+{
+    (void)state;
+    struct fixture *fx = fixture_load("bn_train");
+    const int32_t *v = fixture_ints(fx, "shape", NULL);
+    struct bn_shape s = {.n = v[0], .c = v[1], .hw = v[2]};
+    size_t count = (size_t)s.n * s.c * s.hw, c_max;
+    const float *inp = fixture_floats(fx, "inp", NULL);
+    const float *gamma = fixture_floats(fx, "gamma", &c_max);
+    const float *beta = fixture_floats(fx, "beta", NULL);
+    float *out = floats_alloc(count), *mean = floats_alloc(c_max), *var = floats_alloc(c_max);
+
+    batchnorm_forward_train(out, mean, var, inp, gamma, beta, EPS, &s);
+    assert_close(out, fixture_floats(fx, "out", NULL), count, 1e-5, 1e-4, "out");
+    assert_close(mean, fixture_floats(fx, "mean", NULL), s.c, 1e-6, 1e-5, "mean");
+    assert_close(var, fixture_floats(fx, "var", NULL), s.c, 1e-6, 1e-5, "var");
+
+    float *rm = fixture_copy(fx, "running_mean_before", 0);
+    float *rv = fixture_copy(fx, "running_var_before", 0);
+    batchnorm_running_update(rm, rv, mean, var, s.c, (long)s.n * s.hw, 0.1f);
+    assert_close(rm, fixture_floats(fx, "running_mean_after", NULL), s.c, 1e-6, 1e-5, "running_mean");
+    assert_close(rv, fixture_floats(fx, "running_var_after", NULL), s.c, 1e-6, 1e-5, "running_var");
+    /* Entries beyond the active width keep their values. */
+    assert_memory_equal(rm + s.c, fixture_floats(fx, "running_mean_before", NULL) + s.c,
+                        (c_max - (size_t)s.c) * sizeof(float));
+
+    float *dinp = floats_alloc(count), *dgamma = floats_alloc(c_max), *dbeta = floats_alloc(c_max);
+    batchnorm_backward(dinp, dgamma, dbeta, fixture_floats(fx, "dout", NULL), inp, gamma,
+                       mean, var, EPS, &s);
+    assert_close(dinp, fixture_floats(fx, "dinp", NULL), count, 1e-5, 1e-4, "dinp");
+    assert_close(dgamma, fixture_floats(fx, "dgamma", NULL), s.c, 1e-5, 1e-4, "dgamma");
+    assert_close(dbeta, fixture_floats(fx, "dbeta", NULL), s.c, 1e-5, 1e-4, "dbeta");
+    assert_all_zero(dgamma + s.c, c_max - (size_t)s.c, "dgamma beyond c");
+
+    floats_free(out); floats_free(mean); floats_free(var);
+    floats_free(rm); floats_free(rv);
+    floats_free(dinp); floats_free(dgamma); floats_free(dbeta);
+    fixture_free(fx);
+}
+
+static void test_fixture_eval(void **state)
+{
+    (void)state;
+    struct fixture *fx = fixture_load("bn_eval");
+    const int32_t *v = fixture_ints(fx, "shape", NULL);
+    struct bn_shape s = {.n = v[0], .c = v[1], .hw = v[2]};
+    size_t count = (size_t)s.n * s.c * s.hw;
+    float *out = floats_alloc(count);
+    batchnorm_forward_eval(out, fixture_floats(fx, "inp", NULL), fixture_floats(fx, "gamma", NULL),
+                           fixture_floats(fx, "beta", NULL), fixture_floats(fx, "running_mean", NULL),
+                           fixture_floats(fx, "running_var", NULL), EPS, &s);
+    assert_close(out, fixture_floats(fx, "out", NULL), count, 1e-5, 1e-4, "out");
+    floats_free(out);
+    fixture_free(fx);
+}
+
+/* Runs a calibration pass over `batches` and finalises it. */
+static void calibrate(float *rm, float *rv, const float *const *batches, const int *sizes,
+                      int nbatches, int c, int hw)
+{
+    double mean_acc[16], m2_acc[16];
+    struct bn_calib calib = {.mean = mean_acc, .m2 = m2_acc};
+    float gamma[16], beta[16], mean[16], var[16];
+    for (int i = 0; i < c; i++) {
+        gamma[i] = 1.0f;
+        beta[i] = 0.0f;
+    }
+    batchnorm_calib_reset(&calib, c);
+    for (int b = 0; b < nbatches; b++) {
+        struct bn_shape s = {.n = sizes[b], .c = c, .hw = hw};
+        float *out = floats_alloc((size_t)sizes[b] * c * hw);
+        batchnorm_forward_train(out, mean, var, batches[b], gamma, beta, EPS, &s);
+        batchnorm_calib_accumulate(&calib, mean, var, c, (long)sizes[b] * hw);
+        floats_free(out);
+    }
+    batchnorm_calib_finalize(rm, rv, &calib, c);
+}
+
+static void test_fixture_calibration(void **state)
+{
+    (void)state;
+    struct fixture *fx = fixture_load("bn_calib");
+    const int32_t *v = fixture_ints(fx, "shape", NULL);
+    const int c = v[0], hw = v[1], sizes[3] = {4, 3, 2};
+    const float *batches[3] = {fixture_floats(fx, "batch0", NULL), fixture_floats(fx, "batch1", NULL),
+                               fixture_floats(fx, "batch2", NULL)};
+    float rm[16], rv[16];
+    calibrate(rm, rv, batches, sizes, 3, c, hw);
+    assert_close(rm, fixture_floats(fx, "running_mean", NULL), c, 1e-6, 1e-6, "running_mean");
+    assert_close(rv, fixture_floats(fx, "running_var", NULL), c, 1e-6, 1e-6, "running_var");
+    fixture_free(fx);
+}
+
+/* The same 12 images in one batch, in 12 batches of one, and in batches
+ * of 5, 4 and 3: the same statistics up to float rounding. */
+static void test_calibration_ignores_batching(void **state)
+{
+    (void)state;
+    const int c = 5, hw = 9, n = 12;
+    const size_t image = (size_t)c * hw;
+    float *data = random_floats(n * image, 21, 2.0f);
+    for (size_t i = 0; i < n * image; i++)
+        data[i] += 3.0f;
+    const float *whole[1] = {data};
+    const float *single[12];
+    int ones[12];
+    for (int i = 0; i < n; i++) {
+        single[i] = data + i * image;
+        ones[i] = 1;
+    }
+    const float *mixed[3] = {data, data + 5 * image, data + 9 * image};
+    float rm[3][16], rv[3][16];
+    calibrate(rm[0], rv[0], whole, (int[]){12}, 1, c, hw);
+    calibrate(rm[1], rv[1], single, ones, 12, c, hw);
+    calibrate(rm[2], rv[2], mixed, (int[]){5, 4, 3}, 3, c, hw);
+    for (int k = 1; k < 3; k++) {
+        assert_close(rm[k], rm[0], c, 1e-6, 1e-6, "running_mean");
+        assert_close(rv[k], rv[0], c, 1e-6, 1e-6, "running_var");
+    }
+    floats_free(data);
+}
+
+struct bn_case {
+    struct bn_shape s;
+    float *inp, *gamma, *beta, *r, *out, *mean, *var;
+};
+
+static double bn_loss(void *ctx)
+{
+    struct bn_case *b = ctx;
+    batchnorm_forward_train(b->out, b->mean, b->var, b->inp, b->gamma, b->beta, EPS, &b->s);
+    return dot_loss(b->out, b->r, (size_t)b->s.n * b->s.c * b->s.hw);
+}
+
+static void check_gradients(struct bn_shape s, int c_max)
+{
+    const size_t count = (size_t)s.n * s.c * s.hw;
+    struct bn_case b = {.s = s};
+    b.inp = random_floats(count, 31, 1.5f);
+    b.gamma = random_floats(c_max, 32, 0.5f);
+    b.beta = random_floats(c_max, 33, 0.5f);
+    for (int i = 0; i < c_max; i++)
+        b.gamma[i] += 1.0f;
+    b.r = random_floats(count, 34, 1.0f);
+    b.out = floats_alloc(count);
+    b.mean = floats_alloc(c_max);
+    b.var = floats_alloc(c_max);
+    float *dinp = floats_alloc(count), *dgamma = floats_alloc(c_max), *dbeta = floats_alloc(c_max);
+
+    bn_loss(&b);
+    batchnorm_backward(dinp, dgamma, dbeta, b.r, b.inp, b.gamma, b.mean, b.var, EPS, &s);
+    gradcheck(bn_loss, &b, b.inp, count, dinp, 1e-2, 2e-3, 2e-3, "dinp");
+    gradcheck(bn_loss, &b, b.gamma, s.c, dgamma, 1e-2, 2e-3, 2e-3, "dgamma");
+    gradcheck(bn_loss, &b, b.beta, s.c, dbeta, 1e-2, 2e-3, 2e-3, "dbeta");
+    assert_all_zero(dgamma + s.c, (size_t)(c_max - s.c), "dgamma beyond c");
+    assert_all_zero(dbeta + s.c, (size_t)(c_max - s.c), "dbeta beyond c");
+
+    floats_free(b.inp); floats_free(b.gamma); floats_free(b.beta); floats_free(b.r);
+    floats_free(b.out); floats_free(b.mean); floats_free(b.var);
+    floats_free(dinp); floats_free(dgamma); floats_free(dbeta);
+}
+
+static void test_gradients(void **state)
+{
+    (void)state;
+    check_gradients((struct bn_shape){.n = 3, .c = 4, .hw = 6}, 4);
+    check_gradients((struct bn_shape){.n = 2, .c = 3, .hw = 10}, 5);
+}
+
+int main(void)
+{
+    parallel_init(0);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fixture_train),
+        cmocka_unit_test(test_fixture_eval),
+        cmocka_unit_test(test_fixture_calibration),
+        cmocka_unit_test(test_calibration_ignores_batching),
+        cmocka_unit_test(test_gradients),
+    };
+    return cmocka_run_group_tests_name("batchnorm", tests, NULL, NULL);
+}
