@@ -18,12 +18,12 @@ void gradcheck(gradcheck_loss loss, void *ctx, float *x, size_t n,
     size_t step = n <= GRADCHECK_MAX_POINTS ? 1 : n / GRADCHECK_MAX_POINTS;
     for (size_t i = 0; i < n; i += step) {
         const float saved = x[i];
-        x[i] = (float)(saved + eps);
+        x[i] = (float)((double)saved + eps);
         double plus = loss(ctx);
-        x[i] = (float)(saved - eps);
+        x[i] = (float)((double)saved - eps);
         double minus = loss(ctx);
         /* The perturbation actually applied, after rounding to float. */
-        double h = ((double)(float)(saved + eps) - (double)(float)(saved - eps));
+        double h = (double)(float)((double)saved + eps) - (double)(float)((double)saved - eps);
         x[i] = saved;
         double numeric = (plus - minus) / h;
         double diff = fabs(numeric - (double)analytic[i]);
