@@ -1,0 +1,428 @@
+/*
+ * forward.c - running the supernet's current arch: forward in training,
+ * calibration and evaluation modes, backward into the gradient arena, the
+ * SGD step on touched weights only, and BN calibration.
+ *
+ * Activations: slot s of op o of cell c, for a batch of n, lives at
+ * n * (cell offset + slot offset) in the activation arena; the gradient
+ * arena mirrors it. A cell's input is the previous cell's output slot (or
+ * the caller's images for the stem); an identity op's output is its input.
+ */
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "activation.h"
+#include "alloc.h"
+#include "channel.h"
+#include "conv2d.h"
+#include "graph.h"
+#include "linear.h"
+#include "parallel.h"
+#include "pool.h"
+
+/* The widths of the chosen op of one cell and where its tensors are. */
+struct cell_run {
+    const struct cell *cell;
+    const struct op_graph *g;
+    int in, out, mid;
+    int n;
+    float *base, *dbase;           /* this cell's region, batch n */
+    const float *input;            /* slot 0 */
+    float *dinput;                 /* its gradient, or NULL (the stem) */
+};
+
+static int slot_channels(const struct cell_run *r, int s)
+{
+    return width_eval(r->g->slots[s].c, r->in, r->out, r->mid);
+}
+
+static size_t slot_hw(const struct cell_run *r, int s)
+{
+    return (size_t)r->g->slots[s].h * (size_t)r->g->slots[s].w;
+}
+
+static const float *slot(const struct cell_run *r, int s)
+{
+    return s == 0 ? r->input : r->base + (size_t)r->n * r->g->slot_offset[s];
+}
+
+static float *slot_mut(const struct cell_run *r, int s)
+{
+    assert(s > 0);
+    return r->base + (size_t)r->n * r->g->slot_offset[s];
+}
+
+static float *dslot(const struct cell_run *r, int s)
+{
+    return s == 0 ? r->dinput : r->dbase + (size_t)r->n * r->g->slot_offset[s];
+}
+
+static void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, int n)
+{
+    r->cell = &sn->cells[c];
+    r->g = &r->cell->ops[sn->arch.op[c]];
+    cell_widths(sn, &sn->arch, c, sn->arch.op[c], &r->in, &r->out, &r->mid);
+    r->n = n;
+    r->base = sn->act + (size_t)n * r->cell->arena_offset;
+    r->dbase = sn->dact + (size_t)n * r->cell->arena_offset;
+}
+
+static struct conv2d_shape conv_shape(const struct cell_run *r, const struct node *nd,
+                                      const struct param_info *w)
+{
+    const struct slot *s = &r->g->slots[nd->src];
+    int cin = width_eval(nd->a, r->in, r->out, r->mid);
+    int cout = width_eval(nd->b, r->in, r->out, r->mid);
+    return (struct conv2d_shape){
+        .n = r->n, .cin = cin, .cout = cout, .wcin = w->cols / (nd->k * nd->k),
+        .h = s->h, .w = s->w, .k = nd->k, .stride = nd->stride, .pad = nd->k / 2,
+        .groups = nd->depthwise ? cin : 1};
+}
+
+static float *param_ptr(const struct supernet *sn, float *arena, int p)
+{
+    return arena + sn->params[p].offset;
+}
+
+static float *buffer_ptr(const struct supernet *sn, int b)
+{
+    return sn->bufvals + sn->buffers[b].offset;
+}
+
+/* Batch mean and var of a BN node (each of its maximum width). */
+static float *bn_mean(const struct supernet *sn, const struct node *nd)
+{
+    return sn->stats + nd->stat;
+}
+
+static float *bn_var(const struct supernet *sn, const struct node *nd)
+{
+    return sn->stats + nd->stat + sn->params[nd->param].cols;
+}
+
+static void bn_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
+                       enum forward_mode mode)
+{
+    int set = sn->arch.bn_set;
+    struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst)};
+    const float *gamma = param_ptr(sn, sn->weights, nd->param + 2 * set);
+    const float *beta = param_ptr(sn, sn->weights, nd->param + 2 * set + 1);
+    float *rmean = buffer_ptr(sn, nd->buffer + 2 * set);
+    float *rvar = buffer_ptr(sn, nd->buffer + 2 * set + 1);
+    float eps = (float)sn->def.bn_eps;
+    float *out = slot_mut(r, nd->dst);
+    long count = (long)s.n * s.hw;
+    if (mode == FORWARD_EVAL) {
+        batchnorm_forward_eval(out, slot(r, nd->src), gamma, beta, rmean, rvar, eps, &s);
+    } else {
+        float *mean = bn_mean(sn, nd), *var = bn_var(sn, nd);
+        batchnorm_forward_train(out, mean, var, slot(r, nd->src), gamma, beta, eps, &s);
+        if (mode == FORWARD_TRAIN) {
+            batchnorm_running_update(rmean, rvar, mean, var, s.c, count, (float)sn->def.bn_momentum);
+        } else {
+            struct bn_calib calib = {.mean = sn->calib_sum + nd->stat,
+                                     .m2 = sn->calib_sum + nd->stat + sn->params[nd->param].cols,
+                                     .count = sn->calib_count[nd->stat]};
+            batchnorm_calib_accumulate(&calib, mean, var, s.c, count);
+            sn->calib_count[nd->stat] = calib.count;
+        }
+    }
+    if (nd->relu)
+        relu_forward(out, out, (size_t)r->n * (size_t)s.c * (size_t)s.hw);
+}
+
+static void node_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
+                         enum forward_mode mode)
+{
+    int n = r->n;
+    int hw = (int)slot_hw(r, nd->src);
+    int ca = width_eval(nd->a, r->in, r->out, r->mid);
+    switch (nd->kind) {
+    case NODE_CONV: {
+        const struct param_info *w = &sn->params[nd->param];
+        struct conv2d_shape s = conv_shape(r, nd, w);
+        conv2d_forward(slot_mut(r, nd->dst), slot(r, nd->src), sn->weights + w->offset, &s,
+                       sn->scratch);
+        break;
+    }
+    case NODE_BN:
+        bn_forward(sn, r, nd, mode);
+        break;
+    case NODE_SPLIT:
+        split_forward(slot_mut(r, nd->dst), slot_mut(r, nd->dst2), slot(r, nd->src), ca,
+                      width_eval(nd->b, r->in, r->out, r->mid), n, hw);
+        break;
+    case NODE_CONCAT:
+        concat_forward(slot_mut(r, nd->dst), slot(r, nd->src), slot_channels(r, nd->src),
+                       slot(r, nd->src2), slot_channels(r, nd->src2), n, hw);
+        break;
+    case NODE_SHUFFLE:
+        shuffle_forward(slot_mut(r, nd->dst), slot(r, nd->src), n, ca, hw, 2);
+        break;
+    case NODE_ADD:
+        add_forward(slot_mut(r, nd->dst), slot(r, nd->src), slot(r, nd->src2),
+                    (size_t)n * (size_t)ca * (size_t)hw);
+        break;
+    case NODE_POOL:
+        global_avgpool_forward(slot_mut(r, nd->dst), slot(r, nd->src), n, ca, hw);
+        break;
+    case NODE_LINEAR: {
+        const struct param_info *w = &sn->params[nd->param];
+        struct linear_shape s = {.n = n, .in = ca, .out = width_eval(nd->b, r->in, r->out, r->mid),
+                                 .in_max = w->cols};
+        linear_forward(slot_mut(r, nd->dst), slot(r, nd->src), sn->weights + w->offset,
+                       param_ptr(sn, sn->weights, nd->param + 1), &s);
+        break;
+    }
+    }
+}
+
+/* Records that rows x cols of parameter p received a gradient. */
+static void touch(struct supernet *sn, int p, int rows, int cols)
+{
+    int *t = sn->touched + sn->touched_offset[p];
+    for (int i = 0; i < rows; i++)
+        if (t[i] < cols)
+            t[i] = cols;
+}
+
+static void bn_backward(struct supernet *sn, const struct cell_run *r, const struct node *nd)
+{
+    int set = sn->arch.bn_set;
+    struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst)};
+    float *dout = dslot(r, nd->dst);
+    size_t count = (size_t)r->n * (size_t)s.c * (size_t)s.hw;
+    if (nd->relu) {
+        /* The ReLU's gradient in place: this node is dout's only reader. */
+        const float *out = slot(r, nd->dst);
+        for (size_t i = 0; i < count; i++)
+            if (!(out[i] > 0.0f))
+                dout[i] = 0.0f;
+    }
+    int pg = nd->param + 2 * set;
+    batchnorm_backward(dslot(r, nd->src), param_ptr(sn, sn->grads, pg),
+                       param_ptr(sn, sn->grads, pg + 1), dout, slot(r, nd->src),
+                       param_ptr(sn, sn->weights, pg), bn_mean(sn, nd), bn_var(sn, nd),
+                       (float)sn->def.bn_eps, &s);
+    touch(sn, pg, 1, s.c);
+    touch(sn, pg + 1, 1, s.c);
+}
+
+static void node_backward(struct supernet *sn, const struct cell_run *r, const struct node *nd)
+{
+    int n = r->n;
+    int hw = (int)slot_hw(r, nd->src);
+    int ca = width_eval(nd->a, r->in, r->out, r->mid);
+    switch (nd->kind) {
+    case NODE_CONV: {
+        const struct param_info *w = &sn->params[nd->param];
+        struct conv2d_shape s = conv_shape(r, nd, w);
+        conv2d_backward(dslot(r, nd->src), sn->grads + w->offset, dslot(r, nd->dst),
+                        slot(r, nd->src), sn->weights + w->offset, &s, sn->scratch);
+        touch(sn, nd->param, s.cout, (s.cin / s.groups) * s.k * s.k);
+        break;
+    }
+    case NODE_BN:
+        bn_backward(sn, r, nd);
+        break;
+    case NODE_SPLIT:
+        split_backward(dslot(r, nd->src), dslot(r, nd->dst), dslot(r, nd->dst2), ca,
+                       width_eval(nd->b, r->in, r->out, r->mid), n, hw);
+        break;
+    case NODE_CONCAT:
+        concat_backward(dslot(r, nd->src), dslot(r, nd->src2), dslot(r, nd->dst),
+                        slot_channels(r, nd->src), slot_channels(r, nd->src2), n, hw);
+        break;
+    case NODE_SHUFFLE:
+        shuffle_backward(dslot(r, nd->src), dslot(r, nd->dst), n, ca, hw, 2);
+        break;
+    case NODE_ADD:
+        add_backward(dslot(r, nd->src), dslot(r, nd->src2), dslot(r, nd->dst),
+                     (size_t)n * (size_t)ca * (size_t)hw);
+        break;
+    case NODE_POOL:
+        global_avgpool_backward(dslot(r, nd->src), dslot(r, nd->dst), n, ca, hw);
+        break;
+    case NODE_LINEAR: {
+        const struct param_info *w = &sn->params[nd->param];
+        struct linear_shape s = {.n = n, .in = ca, .out = width_eval(nd->b, r->in, r->out, r->mid),
+                                 .in_max = w->cols};
+        linear_backward(dslot(r, nd->src), sn->grads + w->offset,
+                        param_ptr(sn, sn->grads, nd->param + 1), dslot(r, nd->dst),
+                        slot(r, nd->src), sn->weights + w->offset, &s);
+        touch(sn, nd->param, s.out, s.in);
+        touch(sn, nd->param + 1, 1, s.out);
+        break;
+    }
+    }
+}
+
+enum mtd_status supernet_reserve(struct supernet *sn, int n, struct mtd_error *err)
+{
+    if (n <= sn->batch_cap)
+        return MTD_OK;
+    size_t scratch = 0;
+    int threads = parallel_threads();
+    struct arch max;
+    supernet_arch_max(sn, &max);
+    for (int c = 0; c < sn->ncells; c++) {
+        const struct cell *cell = &sn->cells[c];
+        for (int o = 0; o < cell->nops; o++) {
+            const struct op_graph *g = &cell->ops[o];
+            struct cell_run r = {.cell = cell, .g = g, .n = n};
+            cell_widths(sn, &max, c, o, &r.in, &r.out, &r.mid);
+            for (int i = 0; i < g->nnodes; i++) {
+                const struct node *nd = &g->nodes[i];
+                if (nd->kind != NODE_CONV)
+                    continue;
+                struct conv2d_shape s = conv_shape(&r, nd, &sn->params[nd->param]);
+                size_t need = conv2d_scratch_floats(&s, threads);
+                if (need > scratch)
+                    scratch = need;
+            }
+        }
+    }
+    float *act = floats_alloc((size_t)n * sn->act_per_image);
+    float *dact = floats_alloc((size_t)n * sn->act_per_image);
+    float *scr = floats_alloc(scratch);
+    const float **cell_in = calloc((size_t)sn->ncells, sizeof *cell_in);
+    float **dcell_in = calloc((size_t)sn->ncells, sizeof *dcell_in);
+    if (!act || !dact || !scr || !cell_in || !dcell_in) {
+        floats_free(act);
+        floats_free(dact);
+        floats_free(scr);
+        free(cell_in);
+        free(dcell_in);
+        return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for activations of %d images", n);
+    }
+    floats_free(sn->act);
+    floats_free(sn->dact);
+    floats_free(sn->scratch);
+    free(sn->cell_in);
+    free(sn->dcell_in);
+    sn->act = act;
+    sn->dact = dact;
+    sn->scratch = scr;
+    sn->cell_in = cell_in;
+    sn->dcell_in = dcell_in;
+    sn->batch_cap = n;
+    return MTD_OK;
+}
+
+const float *supernet_forward(struct supernet *sn, const float *inp, int n,
+                              enum forward_mode mode)
+{
+    assert(n >= 1 && n <= sn->batch_cap);
+    assert(mode != FORWARD_CALIB || sn->calib_sum != NULL);
+    sn->n = n;
+    const float *x = inp;
+    for (int c = 0; c < sn->ncells; c++) {
+        struct cell_run r;
+        cell_run_init(&r, sn, c, n);
+        r.input = x;
+        sn->cell_in[c] = x;
+        for (int i = 0; i < r.g->nnodes; i++)
+            node_forward(sn, &r, &r.g->nodes[i], mode);
+        x = slot(&r, r.g->out);
+    }
+    return x;
+}
+
+/* Zeroes the gradients of a cell's slots (its input's belongs to the
+ * previous cell, which zeroes it). */
+static void zero_grads(const struct cell_run *r)
+{
+    for (int s = 1; s < r->g->nslots; s++)
+        memset(dslot(r, s), 0,
+               (size_t)r->n * (size_t)slot_channels(r, s) * slot_hw(r, s) * sizeof(float));
+}
+
+void supernet_backward(struct supernet *sn, const float *dlogits)
+{
+    int n = sn->n;
+    struct cell_run runs[SPACE_MAX_BLOCKS + 3];
+    float *dx = NULL;
+    for (int c = 0; c < sn->ncells; c++) {
+        struct cell_run *r = &runs[c];
+        cell_run_init(r, sn, c, n);
+        r->input = sn->cell_in[c];
+        r->dinput = dx;
+        zero_grads(r);
+        dx = dslot(r, r->g->out);
+    }
+    const struct cell_run *head = &runs[sn->ncells - 1];
+    memcpy(dx, dlogits, (size_t)n * (size_t)head->out * sizeof(float));
+    for (int c = sn->ncells - 1; c >= 0; c--) {
+        const struct cell_run *r = &runs[c];
+        for (int i = r->g->nnodes - 1; i >= 0; i--)
+            node_backward(sn, r, &r->g->nodes[i]);
+    }
+}
+
+void supernet_sgd_step(struct supernet *sn, const struct sgd_config *cfg, int decay_norm_and_bias)
+{
+    for (int p = 0; p < sn->nparams; p++) {
+        const struct param_info *info = &sn->params[p];
+        int *t = sn->touched + sn->touched_offset[p];
+        int decay = info->decay || decay_norm_and_bias;
+        /* Touched regions are unions of leading blocks: a staircase of
+         * rows, stepped a run of equal widths at a time. */
+        for (int r0 = 0; r0 < info->rows && t[r0] > 0;) {
+            int r1 = r0 + 1;
+            while (r1 < info->rows && t[r1] == t[r0])
+                r1++;
+            size_t at = info->offset + (size_t)r0 * (size_t)info->cols;
+            sgd_step(sn->weights + at, sn->grads + at, sn->velocity + at, r1 - r0, t[r0],
+                     info->cols, cfg, decay);
+            for (int r = r0; r < r1; r++)
+                memset(sn->grads + info->offset + (size_t)r * (size_t)info->cols, 0,
+                       (size_t)t[r0] * sizeof(float));
+            r0 = r1;
+        }
+        memset(t, 0, (size_t)info->rows * sizeof *t);
+    }
+}
+
+enum mtd_status supernet_calib_begin(struct supernet *sn, struct mtd_error *err)
+{
+    if (sn->calib_sum == NULL) {
+        sn->calib_sum = calloc(sn->nstats + 1, sizeof *sn->calib_sum);
+        sn->calib_count = calloc(sn->nstats + 1, sizeof *sn->calib_count);
+        if (!sn->calib_sum || !sn->calib_count) {
+            supernet_calib_free(sn);
+            return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for BN calibration");
+        }
+    }
+    memset(sn->calib_sum, 0, sn->nstats * sizeof *sn->calib_sum);
+    memset(sn->calib_count, 0, sn->nstats * sizeof *sn->calib_count);
+    return MTD_OK;
+}
+
+void supernet_calib_finish(struct supernet *sn)
+{
+    int set = sn->arch.bn_set;
+    for (int c = 0; c < sn->ncells; c++) {
+        struct cell_run r;
+        cell_run_init(&r, sn, c, 1);
+        for (int i = 0; i < r.g->nnodes; i++) {
+            const struct node *nd = &r.g->nodes[i];
+            if (nd->kind != NODE_BN || sn->calib_count[nd->stat] == 0)
+                continue;
+            struct bn_calib calib = {.mean = sn->calib_sum + nd->stat,
+                                     .m2 = sn->calib_sum + nd->stat + sn->params[nd->param].cols,
+                                     .count = sn->calib_count[nd->stat]};
+            batchnorm_calib_finalize(buffer_ptr(sn, nd->buffer + 2 * set),
+                                     buffer_ptr(sn, nd->buffer + 2 * set + 1), &calib,
+                                     slot_channels(&r, nd->dst));
+        }
+    }
+}
+
+void supernet_calib_free(struct supernet *sn)
+{
+    free(sn->calib_sum);
+    free(sn->calib_count);
+    sn->calib_sum = NULL;
+    sn->calib_count = NULL;
+}
