@@ -12,10 +12,11 @@ struct cli_program {
 };
 
 /* Parses the options both programs have today: -c/--config FILE, -h/--help,
- * -V/--version. Returns -1 when the program should go on with *config set,
- * or the exit code it should return now (help, version, usage error: the
- * message is printed). */
+ * -V/--version, and --check when check is not NULL (*check set to 1 when
+ * given). Returns -1 when the program should go on with *config set, or the
+ * exit code it should return now (help, version, usage error: the message
+ * is printed). */
 int cli_parse_basic(const struct cli_program *prog, int argc, char **argv,
-                    const char **config);
+                    const char **config, int *check);
 
 #endif

@@ -23,7 +23,7 @@ static const struct cli_program program = {
 int main(int argc, char **argv)
 {
     const char *config;
-    int code = cli_parse_basic(&program, argc, argv, &config);
+    int code = cli_parse_basic(&program, argc, argv, &config, NULL);
     if (code >= 0)
         return code;
     fprintf(stderr, "mutator-eval: %s: evaluation is not implemented in this version\n", config);

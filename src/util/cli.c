@@ -9,15 +9,18 @@
 #include <sysexits.h>
 
 int cli_parse_basic(const struct cli_program *prog, int argc, char **argv,
-                    const char **config)
+                    const char **config, int *check)
 {
     static const struct option options[] = {
         {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {"version", no_argument, NULL, 'V'},
+        {"check", no_argument, NULL, 'k'},
         {NULL, 0, NULL, 0},
     };
     *config = NULL;
+    if (check)
+        *check = 0;
     optind = 1;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:hV", options, NULL)) != -1) {
@@ -31,6 +34,14 @@ int cli_parse_basic(const struct cli_program *prog, int argc, char **argv,
         case 'V':
             printf("%s %s\n", prog->name, PACKAGE_VERSION);
             return EX_OK;
+        case 'k':
+            if (check) {
+                *check = 1;
+                break;
+            }
+            fprintf(stderr, "%s: unrecognized option '--check'\n", prog->name);
+            fputs(prog->usage, stderr);
+            return EX_USAGE;
         default:
             fputs(prog->usage, stderr);
             return EX_USAGE;
