@@ -17,7 +17,8 @@
  * with config_destroy, also on failure). Syntax errors name file and line. */
 enum mtd_status conf_read_file(config_t *cfg, const char *path, struct mtd_error *err);
 
-/* The same from a string (tests); `name` stands for the file in messages. */
+/* The same from a string (tests); `name` stands for the file in messages
+ * and must outlive cfg. */
 enum mtd_status conf_read_string(config_t *cfg, const char *text, const char *name,
                                  struct mtd_error *err);
 

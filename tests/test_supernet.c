@@ -374,11 +374,11 @@ static void test_space_errors(void **state)
                        "  stem = { channels = 4; };\n";
     char text[1024];
     snprintf(text, sizeof text, "%s  stages = ( { blocks = 1; channels = 8; ops = [\"shufle_3x3\"]; } ); };", head);
-    expect_space_error(text, ":3: supernet.stages[0].ops[0]: unknown op 'shufle_3x3'");
+    expect_space_error(text, "bad.conf:3: supernet.stages[0].ops[0]: unknown op 'shufle_3x3'");
     snprintf(text, sizeof text, "%s  stages = ( { blocks = 1; channels = 8; chanels = 3; ops = [\"conv_3x3\"]; } ); };", head);
-    expect_space_error(text, ":3: supernet.stages[0].chanels");
+    expect_space_error(text, "bad.conf:3: supernet.stages[0].chanels");
     snprintf(text, sizeof text, "%s  stages = ( { blocks = 1; channels = \"8\"; ops = [\"conv_3x3\"]; } ); };", head);
-    expect_space_error(text, ":3: supernet.stages[0].channels");
+    expect_space_error(text, "bad.conf:3: supernet.stages[0].channels");
     snprintf(text, sizeof text, "%s  stages = ( { blocks = 1; channels = 0; ops = [\"conv_3x3\"]; } ); };", head);
     expect_space_error(text, "supernet.stages[0].channels");
     snprintf(text, sizeof text, "%s  stages = ( { blocks = 1; channels = 8; stride = 3; ops = [\"conv_3x3\"]; } ); };", head);

@@ -36,6 +36,9 @@ enum mtd_status conf_read_string(config_t *cfg, const char *text, const char *na
     config_init(cfg);
     if (config_read_string(cfg, text) != CONFIG_TRUE)
         return parse_error(cfg, name, err);
+    /* Settings read from a string have no source file: the root's hook
+     * keeps the name messages use instead (it must outlive cfg). */
+    config_setting_set_hook(config_root_setting(cfg), (void *)name);
     return MTD_OK;
 }
 
@@ -72,6 +75,12 @@ enum mtd_status conf_error(struct mtd_error *err, const config_setting_t *s,
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     const char *file = config_setting_source_file(s);
+    if (file == NULL) {
+        const config_setting_t *root = s;
+        while (!config_setting_is_root(root))
+            root = config_setting_parent(root);
+        file = config_setting_get_hook(root);
+    }
     return mtd_error_set(err, MTD_ERR_CONFIG, "%s:%u: %s%s%s", file ? file : "(config)",
                          config_setting_source_line(s), path, path[0] ? ": " : "", msg);
 }
