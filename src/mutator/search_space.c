@@ -34,7 +34,7 @@ static enum mtd_status load_plugins(struct search_space *ss, const config_settin
                                     struct mtd_error *err)
 {
     const config_setting_t *list;
-    enum mtd_status st = conf_get_list(root, "plugins", 0, 1, MAX_PLUGINS, &list, err);
+    enum mtd_status st = conf_get_list(root, "plugins", 0, 0, MAX_PLUGINS, &list, err);
     for (int i = 0; st == MTD_OK && list && i < config_setting_length(list); i++) {
         const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
         const char *path = config_setting_get_string(e);
