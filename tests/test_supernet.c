@@ -147,7 +147,9 @@ static void check_net_gradients(struct supernet *sn, const struct space_def *def
         double largest = 0.0;
         for (size_t i = 0; i < count; i++)
             largest = fmax(largest, fabs((double)g[info->offset + i]));
-        gradcheck(net_loss, &c, w + info->offset, count, g + info->offset,
+        /* The leading entries are the active ones; 48 per tensor keep the
+         * test fast enough for valgrind. */
+        gradcheck(net_loss, &c, w + info->offset, count < 48 ? count : 48, g + info->offset,
                   1e-4,
                   1e-4 + 0.05 * largest, 0.05, info->name);
     }
