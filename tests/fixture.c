@@ -14,8 +14,6 @@
 #include "alloc.h"
 #include "rng.h"
 
-#define FIXTURE_MAX_ARRAYS 32
-
 struct fixture_array {
     char name[64];
     uint32_t dtype;  /* 0 float32, 1 int32 */
@@ -26,7 +24,7 @@ struct fixture_array {
 struct fixture {
     char path[512];
     int count;
-    struct fixture_array arrays[FIXTURE_MAX_ARRAYS];
+    struct fixture_array *arrays;
 };
 
 static uint32_t read_u32(FILE *f, const char *path)
@@ -49,8 +47,8 @@ struct fixture *fixture_load(const char *name)
     if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "MTDFIX01", 8) != 0)
         fail_msg("%s: not a fixture file", fx->path);
     uint32_t count = read_u32(f, fx->path);
-    if (count > FIXTURE_MAX_ARRAYS)
-        fail_msg("%s: too many arrays", fx->path);
+    fx->arrays = calloc((size_t)count + 1, sizeof *fx->arrays);
+    assert_non_null(fx->arrays);
     for (uint32_t i = 0; i < count; i++) {
         struct fixture_array *a = &fx->arrays[i];
         uint32_t len = read_u32(f, fx->path);
@@ -77,7 +75,18 @@ void fixture_free(struct fixture *fx)
 {
     for (int i = 0; i < fx->count; i++)
         free(fx->arrays[i].data);
+    free(fx->arrays);
     free(fx);
+}
+
+int fixture_count(const struct fixture *fx)
+{
+    return fx->count;
+}
+
+const char *fixture_name(const struct fixture *fx, int i)
+{
+    return fx->arrays[i].name;
 }
 
 static const struct fixture_array *find(const struct fixture *fx, const char *key,

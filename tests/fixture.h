@@ -15,6 +15,10 @@ struct fixture;
 struct fixture *fixture_load(const char *name);
 void fixture_free(struct fixture *fx);
 
+/* The number of arrays of a fixture, and the name of array i. */
+int fixture_count(const struct fixture *fx);
+const char *fixture_name(const struct fixture *fx, int i);
+
 /* The float array `key`, failing the test when it is missing. count, when
  * not NULL, receives its number of values. */
 const float *fixture_floats(const struct fixture *fx, const char *key, size_t *count);

@@ -21,28 +21,8 @@
 #include "gradcheck.h"
 #include "parallel.h"
 #include "space.h"
+#include "spaces.h"
 #include "supernet.h"
-
-/* A small ShuffleNetV2 space: a stride-2 stage of two blocks (the second
- * tied to the first) and a stride-1 block that widens (not tied). */
-static const char *shuffle_space =
-    "supernet = { input = { channels = 1; height = 8; width = 8; }; classes = 3;\n"
-    "  stem = { channels = 4; kernel = 3; stride = 1; };\n"
-    "  stages = (\n"
-    "    { blocks = 2; channels = 8; stride = 2;\n"
-    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; },\n"
-    "    { blocks = 1; channels = 12; stride = 1;\n"
-    "      ops = [\"shuffle_3x3\", \"shuffle_xception\"]; } );\n"
-    "  last = { channels = 16; }; };\n";
-
-/* Inverted residuals with depth search, and a plain conv block. */
-static const char *mb_space =
-    "supernet = { input = { channels = 1; height = 6; width = 6; }; classes = 4;\n"
-    "  stem = { channels = 4; kernel = 3; stride = 1; };\n"
-    "  stages = (\n"
-    "    { blocks = 1; channels = 6; stride = 2; ops = [\"mb_k3_e3\", \"mb_k5_e4\", \"conv_3x3\"]; },\n"
-    "    { blocks = 2; channels = 6; stride = 1; ops = [\"mb_k3_e3\", \"mb_k5_e4\", \"identity\"]; } );\n"
-    "};\n";
 
 static struct supernet *build(const char *text, int bn_sets, struct space_def *def)
 {
@@ -71,7 +51,7 @@ static void test_units_shuffle(void **state)
 {
     (void)state;
     struct space_def def;
-    struct supernet *sn = build(shuffle_space, 1, &def);
+    struct supernet *sn = build(test_shuffle_space, 1, &def);
     /* stem; block0 mid and output; block1 mid (output tied to block0's by
      * the passthrough half); block0 of stage 2 widens: its own unit. */
     assert_int_equal(supernet_nunits(sn), 7);
@@ -89,7 +69,7 @@ static void test_units_residual(void **state)
 {
     (void)state;
     struct space_def def;
-    struct supernet *sn = build(mb_space, 1, &def);
+    struct supernet *sn = build(test_mb_space, 1, &def);
     /* The residual stage is one unit with the block that opened it; each
      * block has an inner unit as wide as its widest expansion. */
     assert_int_equal(supernet_nunits(sn), 5);
@@ -161,7 +141,7 @@ static void test_gradients_shuffle_reduced(void **state)
 {
     (void)state;
     struct space_def def;
-    struct supernet *sn = build(shuffle_space, 1, &def);
+    struct supernet *sn = build(test_shuffle_space, 1, &def);
     struct arch a;
     supernet_arch_max(sn, &a);
     a.op[1] = 3;                                  /* xception, stride 2 */
@@ -181,7 +161,7 @@ static void test_gradients_mb(void **state)
 {
     (void)state;
     struct space_def def;
-    struct supernet *sn = build(mb_space, 1, &def);
+    struct supernet *sn = build(test_mb_space, 1, &def);
     struct arch a;
     supernet_arch_max(sn, &a);
     a.op[1] = 1;                                  /* mb_k5_e4, stride 2 */
@@ -200,7 +180,7 @@ static void test_inactive_untouched(void **state)
 {
     (void)state;
     struct space_def def;
-    struct supernet *sn = build(shuffle_space, 1, &def);
+    struct supernet *sn = build(test_shuffle_space, 1, &def);
     struct mtd_error err = {0};
     struct arch a;
     supernet_arch_max(sn, &a);
@@ -261,7 +241,7 @@ static void test_estimate_by_hand(void **state)
 {
     (void)state;
     struct space_def def;
-    struct supernet *sn = build(mb_space, 1, &def);
+    struct supernet *sn = build(test_mb_space, 1, &def);
     struct arch a;
     supernet_arch_max(sn, &a);
     a.op[1] = 2;                  /* conv_3x3 stride 2: 4 -> 6, 6x6 -> 3x3 */
@@ -337,7 +317,7 @@ static void test_extract_shuffle(void **state)
     a.width[1] = (struct unit_width){.channels = 2};
     a.width[2] = (struct unit_width){.channels = 6};
     a.width[6] = (struct unit_width){.ratio = 0.75, .divisor = 4};
-    check_extraction(shuffle_space, &a, 1);
+    check_extraction(test_shuffle_space, &a, 1);
 }
 
 static void test_extract_mb_second_bn_set(void **state)
@@ -351,7 +331,7 @@ static void test_extract_mb_second_bn_set(void **state)
     a.op[2] = 1;
     a.op[3] = 2;
     a.bn_set = 1;
-    check_extraction(mb_space, &a, 2);
+    check_extraction(test_mb_space, &a, 2);
 }
 
 /* --- Config errors ---------------------------------------------------------- */

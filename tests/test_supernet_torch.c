@@ -25,111 +25,19 @@
 #include "fixture.h"
 #include "parallel.h"
 #include "space.h"
+#include "spaces.h"
 #include "supernet.h"
-
-/* The spaces of test_supernet.c, verbatim. */
-static const char *shuffle_space =
-    "supernet = { input = { channels = 1; height = 8; width = 8; }; classes = 3;\n"
-    "  stem = { channels = 4; kernel = 3; stride = 1; };\n"
-    "  stages = (\n"
-    "    { blocks = 2; channels = 8; stride = 2;\n"
-    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; },\n"
-    "    { blocks = 1; channels = 12; stride = 1;\n"
-    "      ops = [\"shuffle_3x3\", \"shuffle_xception\"]; } );\n"
-    "  last = { channels = 16; }; };\n";
-
-static const char *mb_space =
-    "supernet = { input = { channels = 1; height = 6; width = 6; }; classes = 4;\n"
-    "  stem = { channels = 4; kernel = 3; stride = 1; };\n"
-    "  stages = (\n"
-    "    { blocks = 1; channels = 6; stride = 2; ops = [\"mb_k3_e3\", \"mb_k5_e4\", \"conv_3x3\"]; },\n"
-    "    { blocks = 2; channels = 6; stride = 1; ops = [\"mb_k3_e3\", \"mb_k5_e4\", \"identity\"]; } );\n"
-    "};\n";
 
 #define BATCH 3
 
-/* --- Fixture files of any number of arrays ------------------------------
- * The MTDFIX01 format of make_fixtures.py; tests/fixture.c holds at most
- * 32 arrays a file, and these hold every parameter of a supernet. */
-
-struct big_array {
-    char name[64];
-    size_t count;
-    float *data;
-};
-
-struct big_fixture {
-    char path[512];
-    int count;
-    struct big_array *arrays;
-};
-
-static uint32_t read_u32(FILE *f, const char *path)
-{
-    unsigned char b[4];
-    if (fread(b, 1, 4, f) != 4)
-        fail_msg("%s: truncated fixture", path);
-    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
-}
-
-static struct big_fixture *big_load(const char *name)
-{
-    struct big_fixture *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    snprintf(fx->path, sizeof fx->path, "%s/%s.fx", FIXTURE_DIR, name);
-    FILE *f = fopen(fx->path, "rb");
-    if (f == NULL)
-        fail_msg("%s: cannot open fixture", fx->path);
-    char magic[8];
-    if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "MTDFIX01", 8) != 0)
-        fail_msg("%s: not a fixture file", fx->path);
-    uint32_t count = read_u32(f, fx->path);
-    fx->arrays = calloc(count + 1, sizeof *fx->arrays);
-    assert_non_null(fx->arrays);
-    for (uint32_t i = 0; i < count; i++) {
-        struct big_array *a = &fx->arrays[i];
-        uint32_t len = read_u32(f, fx->path);
-        if (len >= sizeof a->name || fread(a->name, 1, len, f) != len)
-            fail_msg("%s: bad array name", fx->path);
-        a->name[len] = '\0';
-        if (read_u32(f, fx->path) != 0)
-            fail_msg("%s: array %s is not float32", fx->path, a->name);
-        uint32_t ndim = read_u32(f, fx->path);
-        a->count = 1;
-        for (uint32_t d = 0; d < ndim; d++)
-            a->count *= read_u32(f, fx->path);
-        a->data = malloc(a->count * sizeof(float) + 4);
-        assert_non_null(a->data);
-        /* Little-endian files, little-endian machines. */
-        if (fread(a->data, sizeof(float), a->count, f) != a->count)
-            fail_msg("%s: truncated array %s", fx->path, a->name);
-        fx->count++;
-    }
-    fclose(f);
-    return fx;
-}
-
-static void big_free(struct big_fixture *fx)
-{
-    for (int i = 0; i < fx->count; i++)
-        free(fx->arrays[i].data);
-    free(fx->arrays);
-    free(fx);
-}
-
 /* Array `key` of exactly `count` values (any count when 0). */
-static const float *big_get(const struct big_fixture *fx, const char *key, size_t count)
+static const float *floats_of(const struct fixture *fx, const char *key, size_t count)
 {
-    for (int i = 0; i < fx->count; i++) {
-        const struct big_array *a = &fx->arrays[i];
-        if (strcmp(a->name, key) != 0)
-            continue;
-        if (count && a->count != count)
-            fail_msg("%s: %s has %zu values, the supernet %zu", fx->path, key, a->count, count);
-        return a->data;
-    }
-    fail_msg("%s: no array %s", fx->path, key);
-    return NULL;
+    size_t n;
+    const float *v = fixture_floats(fx, key, &n);
+    if (count && n != count)
+        fail_msg("%s has %zu values, the supernet %zu", key, n, count);
+    return v;
 }
 
 static int has_suffix(const char *s, const char *suffix)
@@ -175,12 +83,12 @@ static void check_against_torch(const char *text, const char *fixture, const str
     struct mtd_error err = {0};
     if (supernet_set_arch(sn, a, &err) != MTD_OK)
         fail_msg("%s", err.msg);
-    struct big_fixture *fx = big_load(fixture);
+    struct fixture *fx = fixture_load(fixture);
 
     /* Every fixture array is an input, a logit, a gradient or a name of
      * the supernet's tables. */
-    for (int i = 0; i < fx->count; i++) {
-        const char *key = fx->arrays[i].name;
+    for (int i = 0; i < fixture_count(fx); i++) {
+        const char *key = fixture_name(fx, i);
         if (!strcmp(key, "inp") || !strcmp(key, "dlogits") || !strcmp(key, "logits"))
             continue;
         if (!strncmp(key, "grad:", 5))
@@ -195,7 +103,7 @@ static void check_against_torch(const char *text, const char *fixture, const str
     for (int p = 0; p < supernet_nparams(sn); p++) {
         const struct param_info *info = supernet_param(sn, p);
         size_t count = (size_t)info->rows * (size_t)info->cols;
-        memcpy(w + info->offset, big_get(fx, info->name, count), count * sizeof(float));
+        memcpy(w + info->offset, floats_of(fx, info->name, count), count * sizeof(float));
     }
     float *buf = supernet_buffers(sn);
     for (int b = 0; b < supernet_nbuffers(sn); b++) {
@@ -209,12 +117,12 @@ static void check_against_torch(const char *text, const char *fixture, const str
 
     size_t in_size = (size_t)BATCH * def.in_c * def.in_h * def.in_w;
     size_t out_size = (size_t)BATCH * def.classes;
-    const float *inp = big_get(fx, "inp", in_size);
-    const float *dlogits = big_get(fx, "dlogits", out_size);
+    const float *inp = floats_of(fx, "inp", in_size);
+    const float *dlogits = floats_of(fx, "dlogits", out_size);
     assert_int_equal(supernet_reserve(sn, BATCH, &err), MTD_OK);
 
     const float *logits = supernet_forward(sn, inp, BATCH, FORWARD_TRAIN);
-    assert_close(logits, big_get(fx, "logits", out_size), out_size, 1e-5, 1e-4, "logits");
+    assert_close(logits, floats_of(fx, "logits", out_size), out_size, 1e-5, 1e-4, "logits");
 
     memset(supernet_grads(sn), 0, supernet_weights_size(sn) * sizeof(float));
     supernet_backward(sn, dlogits);
@@ -224,16 +132,16 @@ static void check_against_torch(const char *text, const char *fixture, const str
         const struct param_info *info = supernet_param(sn, p);
         size_t count = (size_t)info->rows * (size_t)info->cols;
         snprintf(key, sizeof key, "grad:%s", info->name);
-        compare_scaled(g + info->offset, big_get(fx, key, count), count, 1e-5, 1e-4, key);
+        compare_scaled(g + info->offset, floats_of(fx, key, count), count, 1e-5, 1e-4, key);
     }
 
     for (int b = 0; b < supernet_nbuffers(sn); b++) {
         const struct param_info *info = supernet_buffer(sn, b);
         size_t count = (size_t)info->rows * (size_t)info->cols;
-        assert_close(buf + info->offset, big_get(fx, info->name, count), count, 1e-5, 1e-4,
+        assert_close(buf + info->offset, floats_of(fx, info->name, count), count, 1e-5, 1e-4,
                      info->name);
     }
-    big_free(fx);
+    fixture_free(fx);
     supernet_free(sn);
 }
 
@@ -256,7 +164,7 @@ static void test_shuffle_vs_torch(void **state)
     a.width[1] = (struct unit_width){.channels = 2};      /* stage1.block0.mid */
     a.width[2] = (struct unit_width){.channels = 6};      /* stage1.block0 */
     a.width[6] = (struct unit_width){.ratio = 0.75, .divisor = 4};   /* last: 12 */
-    check_against_torch(shuffle_space, "supernet_shuffle", &a);
+    check_against_torch(test_shuffle_space, "supernet_shuffle", &a);
 }
 
 static void test_mb_vs_torch(void **state)
@@ -268,7 +176,7 @@ static void test_mb_vs_torch(void **state)
     a.op[3] = 2;                                          /* identity */
     a.width[1] = (struct unit_width){.ratio = 0.5, .divisor = 2};    /* 16 -> 8 */
     a.width[2] = (struct unit_width){.channels = 4};
-    check_against_torch(mb_space, "supernet_mb", &a);
+    check_against_torch(test_mb_space, "supernet_mb", &a);
 }
 
 int main(void)

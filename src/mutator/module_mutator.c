@@ -62,6 +62,17 @@ static int find_op(const struct block_def *b, const char *name)
     return -1;
 }
 
+/* Whether two blocks offer the same ops (in any order). */
+static int same_ops(const struct block_def *a, const struct block_def *b)
+{
+    if (a->nops != b->nops)
+        return 0;
+    for (int o = 0; o < a->nops; o++)
+        if (find_op(b, a->ops[o].name) < 0)
+            return 0;
+    return 1;
+}
+
 /* Union-find over blocks, the smaller index the root. */
 static int root(int *parent, int b)
 {
@@ -105,10 +116,7 @@ static enum mtd_status unite_custom(struct module_mutator *m, const struct space
                 continue;
             }
             const struct block_def *a = &def->blocks[first], *c = &def->blocks[b];
-            int same = a->nops == c->nops;
-            for (int o = 0; same && o < a->nops; o++)
-                same = find_op(c, a->ops[o].name) >= 0;
-            if (!same)
+            if (!same_ops(a, c))
                 return conf_error(err, e, "block '%s' has other candidate ops than '%s': a custom "
                                   "group shares one search space", c->name, a->name);
             unite(parent, first, b);
@@ -152,10 +160,7 @@ static enum mtd_status prepare(void *state, const struct supernet *sn, struct mt
         for (int b = a + 1; b < def->nblocks; b++)
             if (def->blocks[a].alias[0] && strcmp(def->blocks[a].alias, def->blocks[b].alias) == 0) {
                 const struct block_def *x = &def->blocks[a], *y = &def->blocks[b];
-                int same = x->nops == y->nops;
-                for (int o = 0; same && o < x->nops; o++)
-                    same = find_op(y, x->ops[o].name) >= 0;
-                if (!same)
+                if (!same_ops(x, y))
                     return mtd_error_set(err, MTD_ERR_CONFIG,
                                          "blocks %s and %s share the alias '%s' but not their candidate ops",
                                          x->name, y->name, x->alias);

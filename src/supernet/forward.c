@@ -287,25 +287,21 @@ enum mtd_status supernet_reserve(struct supernet *sn, int n, struct mtd_error *e
     float *dact = floats_alloc((size_t)n * sn->act_per_image);
     float *scr = floats_alloc(scratch);
     const float **cell_in = calloc((size_t)sn->ncells, sizeof *cell_in);
-    float **dcell_in = calloc((size_t)sn->ncells, sizeof *dcell_in);
-    if (!act || !dact || !scr || !cell_in || !dcell_in) {
+    if (!act || !dact || !scr || !cell_in) {
         floats_free(act);
         floats_free(dact);
         floats_free(scr);
         free(cell_in);
-        free(dcell_in);
         return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for activations of %d images", n);
     }
     floats_free(sn->act);
     floats_free(sn->dact);
     floats_free(sn->scratch);
     free(sn->cell_in);
-    free(sn->dcell_in);
     sn->act = act;
     sn->dact = dact;
     sn->scratch = scr;
     sn->cell_in = cell_in;
-    sn->dcell_in = dcell_in;
     sn->batch_cap = n;
     return MTD_OK;
 }

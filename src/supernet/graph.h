@@ -115,7 +115,6 @@ struct supernet {
     float *act, *dact;
     float *scratch;
     const float **cell_in;            /* each cell's input, last forward */
-    float **dcell_in;
     int n;                            /* batch of the last forward */
 };
 

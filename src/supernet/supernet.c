@@ -279,7 +279,6 @@ void supernet_free(struct supernet *sn)
     floats_free(sn->dact);
     floats_free(sn->scratch);
     free(sn->cell_in);
-    free(sn->dcell_in);
     supernet_calib_free(sn);
     free(sn);
 }
