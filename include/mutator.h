@@ -81,7 +81,9 @@ struct mutator_ops {
     void (*sample_choices)(const void *state, enum sample_kind kind, struct rng *rng,
                            int *choices);
 
-    /* Writes the choices into arch, and reads them back. */
+    /* Writes the choices into arch, and reads them back: current_choices
+     * gives -1 for a group whose setting in arch is none of its choices
+     * (an arch from outside this search space). */
     void (*set_choices)(const void *state, const int *choices, struct arch *arch);
     void (*current_choices)(const void *state, const struct arch *arch, int *choices);
 

@@ -52,10 +52,11 @@ double search_space_size(const struct search_space *ss);
 
 /* choices: one index per group. sample asks every mutator; to_arch starts
  * from the maximum arch and lets every mutator set its choices; from_arch
- * reads them back. */
+ * reads them back and returns 0, or -1 when some group's setting in arch
+ * is none of its choices (that group's index is then -1). */
 void search_space_sample(const struct search_space *ss, enum sample_kind kind, struct rng *rng,
                          int *choices);
 void search_space_to_arch(const struct search_space *ss, const int *choices, struct arch *arch);
-void search_space_from_arch(const struct search_space *ss, const struct arch *arch, int *choices);
+int search_space_from_arch(const struct search_space *ss, const struct arch *arch, int *choices);
 
 #endif

@@ -95,8 +95,13 @@ static void test_groups(void **state)
         assert_int_equal(a.op[3], c[1]);
         assert_int_equal(a.op[4], c[2]);
         assert_int_equal(a.op[5], c[2]);
-        search_space_from_arch(l->ss, &a, back);
+        assert_int_equal(search_space_from_arch(l->ss, &a, back), 0);
         assert_memory_equal(c, back, 3 * sizeof c[0]);
+        /* Blocks of one group with different ops: no choice of the space. */
+        a.op[3] = (a.op[2] + 1) % 4;
+        assert_int_equal(search_space_from_arch(l->ss, &a, back), -1);
+        assert_int_equal(back[1], -1);
+        assert_int_equal(back[0], c[0]);
     }
     unload(l);
 }
@@ -172,12 +177,16 @@ static void test_channel_mutator(void **state)
         struct arch a;
         search_space_sample(l->ss, SAMPLE_RANDOM, &rng, c);
         search_space_to_arch(l->ss, c, &a);
-        search_space_from_arch(l->ss, &a, back);
+        assert_int_equal(search_space_from_arch(l->ss, &a, back), 0);
         assert_memory_equal(c, back, (size_t)search_space_ngroups(l->ss) * sizeof c[0]);
         const struct supernet *sn = search_space_supernet(l->ss);
         int u = supernet_unit_find(sn, "last");
         int want[] = {16, 24, 32};
         assert_int_equal(unit_width_resolve(&a.width[u], 32, 1), want[c[g]]);
+        /* A width that is none of the candidates is reported, not rounded. */
+        a.width[u].channels = 20;
+        assert_int_equal(search_space_from_arch(l->ss, &a, back), -1);
+        assert_int_equal(back[g], -1);
     }
     unload(l);
 }
@@ -202,6 +211,12 @@ static void test_slimmable(void **state)
     search_space_to_arch(l->ss, c, &a);
     assert_int_equal(a.bn_set, 1);
     assert_int_equal(unit_width_resolve(&a.width[u], 16, 2), 16);
+    int back[1];
+    assert_int_equal(search_space_from_arch(l->ss, &a, back), 0);
+    assert_int_equal(back[0], 1);
+    /* Full widths with the half-width BN set are no configuration. */
+    a.bn_set = 0;
+    assert_int_equal(search_space_from_arch(l->ss, &a, back), -1);
     unload(l);
 }
 

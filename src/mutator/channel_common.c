@@ -57,6 +57,17 @@ struct unit_width width_candidate(const struct width_candidates *w, int i, int d
     return (struct unit_width){.ratio = w->value[i], .divisor = divisor};
 }
 
+int width_candidate_find(const struct width_candidates *w, int divisor, const struct unit_width *x)
+{
+    for (int c = 0; c < w->n; c++) {
+        struct unit_width y = width_candidate(w, c, divisor);
+        if (y.channels == x->channels &&
+            (y.channels > 0 || (y.ratio == x->ratio && y.divisor == x->divisor)))
+            return c;
+    }
+    return -1;
+}
+
 void width_candidates_label(const struct width_candidates *w, struct search_group *g)
 {
     g->nchoices = w->n;

@@ -23,6 +23,9 @@ enum mtd_status width_candidates_parse(const config_setting_t *cfg, const char *
 /* The unit width a candidate stands for. */
 struct unit_width width_candidate(const struct width_candidates *w, int i, int divisor);
 
+/* The index of the candidate that width w is, or -1. */
+int width_candidate_find(const struct width_candidates *w, int divisor, const struct unit_width *x);
+
 /* Fills a group's choices from candidates. */
 void width_candidates_label(const struct width_candidates *w, struct search_group *g);
 

@@ -122,15 +122,9 @@ static void set_choices(const void *state, const int *choices, struct arch *arch
 static void current_choices(const void *state, const struct arch *arch, int *choices)
 {
     const struct channel_mutator *m = state;
-    for (int g = 0; g < m->ngroups; g++) {
-        const struct unit_width *w = &arch->width[m->groups[g].mutables[0]];
-        choices[g] = 0;
-        for (int c = 0; c < m->widths[g].n; c++) {
-            struct unit_width x = width_candidate(&m->widths[g], c, m->divisor);
-            if (x.channels == w->channels && (x.channels > 0 || (x.ratio == w->ratio && x.divisor == w->divisor)))
-                choices[g] = c;
-        }
-    }
+    for (int g = 0; g < m->ngroups; g++)
+        choices[g] = width_candidate_find(&m->widths[g], m->divisor,
+                                          &arch->width[m->groups[g].mutables[0]]);
 }
 
 static void destroy(void *state)

@@ -132,7 +132,8 @@ static void find_extremes(struct module_mutator *m, const struct supernet *sn, i
     supernet_arch_max(sn, &arch);
     double best = -1.0, worst = 0.0;
     for (int c = 0; c < g->nchoices; c++) {
-        arch.op[g->mutables[0] + 1] = c;
+        for (int i = 0; i < g->nmutables; i++)
+            arch.op[g->mutables[i] + 1] = c;
         struct resources r;
         supernet_estimate(sn, &arch, &r);
         if (best < 0.0 || r.macs > best) {
@@ -222,8 +223,14 @@ static void set_choices(const void *state, const int *choices, struct arch *arch
 static void current_choices(const void *state, const struct arch *arch, int *choices)
 {
     const struct module_mutator *m = state;
-    for (int gi = 0; gi < m->ngroups; gi++)
-        choices[gi] = arch->op[m->groups[gi].mutables[0] + 1];
+    for (int gi = 0; gi < m->ngroups; gi++) {
+        const struct search_group *g = &m->groups[gi];
+        int c = arch->op[g->mutables[0] + 1];
+        for (int i = 1; i < g->nmutables; i++)
+            if (arch->op[g->mutables[i] + 1] != c)
+                c = -1;   /* the blocks of one group disagree */
+        choices[gi] = c >= 0 && c < g->nchoices ? c : -1;
+    }
 }
 
 static void destroy(void *state)

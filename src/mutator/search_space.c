@@ -236,8 +236,12 @@ void search_space_to_arch(const struct search_space *ss, const int *choices, str
         ss->m[i].ops->set_choices(ss->m[i].state, choices + ss->m[i].first_group, arch);
 }
 
-void search_space_from_arch(const struct search_space *ss, const struct arch *arch, int *choices)
+int search_space_from_arch(const struct search_space *ss, const struct arch *arch, int *choices)
 {
     for (int i = 0; i < ss->nmutators; i++)
         ss->m[i].ops->current_choices(ss->m[i].state, arch, choices + ss->m[i].first_group);
+    for (int g = 0; g < ss->ngroups; g++)
+        if (choices[g] < 0)
+            return -1;
+    return 0;
 }

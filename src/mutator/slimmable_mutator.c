@@ -91,8 +91,13 @@ static void set_choices(const void *state, const int *choices, struct arch *arch
 
 static void current_choices(const void *state, const struct arch *arch, int *choices)
 {
-    (void)state;
-    choices[0] = arch->bn_set;
+    const struct slimmable_mutator *m = state;
+    int c = arch->bn_set >= 0 && arch->bn_set < m->multipliers.n ? arch->bn_set : -1;
+    /* A configuration is its BN set and its widths together. */
+    for (int i = 0; i < m->nunits && c >= 0; i++)
+        if (width_candidate_find(&m->multipliers, m->divisor, &arch->width[m->units[i]]) != c)
+            c = -1;
+    choices[0] = c;
 }
 
 static void destroy(void *state)
