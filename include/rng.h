@@ -17,6 +17,11 @@ struct rng {
 /* Seeds the generator; every seed, 0 included, gives a valid state. */
 void rng_seed(struct rng *rng, uint64_t seed);
 
+/* A seed for an independent stream, derived from a seed and a stream
+ * number (e.g. the epoch, or an image's position): streams that a resumed
+ * run can recreate from counters instead of saving generator states. */
+uint64_t rng_derive(uint64_t seed, uint64_t stream);
+
 /* The next 64 random bits. */
 uint64_t rng_next(struct rng *rng);
 

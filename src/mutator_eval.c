@@ -22,10 +22,11 @@ static const struct cli_program program = {
 
 int main(int argc, char **argv)
 {
-    const char *config;
-    int code = cli_parse_basic(&program, argc, argv, &config, NULL);
+    struct cli_args args;
+    int code = cli_parse(&program, argc, argv, &args);
     if (code >= 0)
         return code;
-    fprintf(stderr, "mutator-eval: %s: evaluation is not implemented in this version\n", config);
+    fprintf(stderr, "mutator-eval: %s: evaluation is not implemented in this version\n",
+            args.config);
     return EX_SOFTWARE;
 }

@@ -15,6 +15,16 @@ static uint64_t splitmix64(uint64_t *x)
     return z ^ (z >> 31);
 }
 
+uint64_t rng_derive(uint64_t seed, uint64_t stream)
+{
+    /* Two splitmix64 rounds: nearby (seed, stream) pairs give unrelated
+     * outputs, and (a, b) differs from (b, a). */
+    uint64_t x = seed;
+    uint64_t h = splitmix64(&x);
+    x = h ^ (stream * 0xd1b54a32d192ed03ULL);
+    return splitmix64(&x);
+}
+
 static uint64_t rotl(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));

@@ -1,0 +1,299 @@
+/*
+ * trainer.c - the supernet training loop: path sampling, losses, the
+ * optimizer step, end-of-epoch validation and checkpoints (train.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "alloc.h"
+#include "log.h"
+#include "loss.h"
+#include "trainer_state.h"
+
+/* Paths of a step are drawn from this stream of (seed, global step). */
+#define STREAM_PATHS 0x70617468ULL
+
+/* FNV-1a over the parameter and buffer tables: names and shapes. */
+static uint64_t table_fingerprint(const struct supernet *sn)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < supernet_nparams(sn) + supernet_nbuffers(sn); i++) {
+        const struct param_info *p = i < supernet_nparams(sn)
+                                         ? supernet_param(sn, i)
+                                         : supernet_buffer(sn, i - supernet_nparams(sn));
+        int shape[2] = {p->rows, p->cols};
+        const unsigned char *bytes[2] = {(const unsigned char *)p->name,
+                                         (const unsigned char *)shape};
+        size_t len[2] = {strlen(p->name) + 1, sizeof shape};
+        for (int k = 0; k < 2; k++)
+            for (size_t j = 0; j < len[k]; j++)
+                h = (h ^ bytes[k][j]) * 1099511628211ULL;
+    }
+    return h;
+}
+
+static int find_slimmable_group(const struct search_space *ss)
+{
+    for (int m = 0; m < search_space_nmutators(ss); m++)
+        if (strcmp(search_space_mutator(ss, m)->name, "SlimmableChannelMutator") == 0) {
+            int first, n;
+            search_space_mutator_groups(ss, m, &first, &n);
+            return first;
+        }
+    return -1;
+}
+
+enum mtd_status trainer_create(struct trainer **out, struct search_space *ss,
+                               const struct data *d, const struct train_config *cfg,
+                               const char *run_dir, struct mtd_error *err)
+{
+    *out = NULL;
+    struct trainer *t = calloc(1, sizeof *t);
+    if (t == NULL)
+        return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for the trainer");
+    t->ss = ss;
+    t->sn = search_space_supernet(ss);
+    t->d = d;
+    t->cfg = *cfg;
+    snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
+    t->fingerprint = table_fingerprint(t->sn);
+    t->train = data_split(d, SPLIT_TRAIN);
+    t->val = data_split(d, SPLIT_VAL);
+    t->calib = data_split(d, SPLIT_CALIB);
+    t->order_epoch = -1;
+    t->slimmable_group = find_slimmable_group(ss);
+    enum mtd_status st = MTD_OK;
+    /* Whole batches only: every step sees batch_size images. */
+    t->steps_per_epoch = t->train.count / cfg->batch_size;
+    if (t->steps_per_epoch < 1)
+        st = mtd_error_set(err, MTD_ERR_CONFIG, "train.batch_size %d is larger than the %d "
+                           "training images", cfg->batch_size, t->train.count);
+    else if (cfg->sampler == SAMPLER_SLIMMABLE && t->slimmable_group < 0)
+        st = mtd_error_set(err, MTD_ERR_CONFIG, "train.sampler \"slimmable\" needs a "
+                           "SlimmableChannelMutator among the mutators");
+    t->total_steps = t->steps_per_epoch * cfg->epochs;
+    t->warmup_steps = (long)(cfg->warmup_epochs * (double)t->steps_per_epoch + 0.5);
+    const int classes = supernet_space(t->sn)->classes;
+    const size_t batch = (size_t)cfg->batch_size, pixels = (size_t)(d->train.h * d->train.w);
+    t->paths = malloc(TRAIN_MAX_PATHS * sizeof *t->paths);
+    t->order = malloc((size_t)t->train.count * sizeof *t->order + 1);
+    t->labels = malloc(batch * sizeof *t->labels);
+    t->images = floats_alloc(batch * pixels);
+    t->dlogits = floats_alloc(batch * (size_t)classes);
+    t->probs = floats_alloc(batch * (size_t)classes);
+    t->teacher_logits = floats_alloc(batch * (size_t)classes);
+    t->teacher_probs = floats_alloc(batch * (size_t)classes);
+    if (st == MTD_OK && (!t->paths || !t->order || !t->labels || !t->images || !t->dlogits || !t->probs ||
+                         !t->teacher_logits || !t->teacher_probs))
+        st = mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for training batches");
+    if (st == MTD_OK)
+        st = supernet_reserve(t->sn, cfg->batch_size, err);
+    if (st != MTD_OK) {
+        trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return MTD_OK;
+}
+
+void trainer_free(struct trainer *t)
+{
+    if (t == NULL)
+        return;
+    free(t->paths);
+    free(t->order);
+    free(t->labels);
+    floats_free(t->images);
+    floats_free(t->dlogits);
+    floats_free(t->probs);
+    floats_free(t->teacher_logits);
+    floats_free(t->teacher_probs);
+    free(t);
+}
+
+int trainer_done(const struct trainer *t)
+{
+    return t->done;
+}
+
+long trainer_global_step(const struct trainer *t)
+{
+    return t->global_step;
+}
+
+enum mtd_status trainer_resume(struct trainer *t, int *resumed, struct mtd_error *err)
+{
+    enum mtd_status st = train_ckpt_load_newest(t, resumed, err);
+    if (st == MTD_OK && *resumed)
+        log_msg(LOG_INFO, "training resumed at epoch %d, step %ld (global step %ld)%s",
+                t->epoch + 1, t->step, t->global_step, t->done ? ": already complete" : "");
+    return st;
+}
+
+/* The paths of one step, heaviest first: the first is the teacher of the
+ * others when distilling. Returns how many. */
+static int step_paths(struct trainer *t, int (*choices)[SEARCH_SPACE_MAX_GROUPS], int max)
+{
+    struct rng rng;
+    rng_seed(&rng, rng_derive(t->cfg.seed ^ STREAM_PATHS, (uint64_t)t->global_step));
+    switch (t->cfg.sampler) {
+    case SAMPLER_SANDWICH: {
+        int n = 2 + t->cfg.sandwich_random;
+        search_space_sample(t->ss, SAMPLE_MAX, &rng, choices[0]);
+        search_space_sample(t->ss, SAMPLE_MIN, &rng, choices[1]);
+        for (int i = 2; i < n && i < max; i++)
+            search_space_sample(t->ss, SAMPLE_RANDOM, &rng, choices[i]);
+        return n < max ? n : max;
+    }
+    case SAMPLER_SLIMMABLE: {
+        int n = search_space_group(t->ss, t->slimmable_group)->nchoices;
+        for (int i = 0; i < n && i < max; i++) {
+            search_space_sample(t->ss, SAMPLE_MAX, &rng, choices[i]);
+            choices[i][t->slimmable_group] = n - 1 - i;
+        }
+        return n < max ? n : max;
+    }
+    default:
+        search_space_sample(t->ss, SAMPLE_RANDOM, &rng, choices[0]);
+        return 1;
+    }
+}
+
+/* One optimizer step on the batch at the current position; returns the
+ * loss of the first path (the label loss). */
+static enum mtd_status train_step(struct trainer *t, float *loss, struct mtd_error *err)
+{
+    const int b = t->cfg.batch_size, classes = supernet_space(t->sn)->classes;
+    const size_t logits_size = (size_t)b * (size_t)classes * sizeof(float);
+    if (t->order_epoch != t->epoch) {
+        data_epoch_order(t->cfg.seed, t->epoch, t->train.count, t->order);
+        t->order_epoch = t->epoch;
+    }
+    long first = t->step * (long)b;
+    data_batch(t->d, &t->train, t->order + first, b, 1, t->cfg.seed, t->epoch, first, t->images,
+               t->labels);
+    int (*choices)[SEARCH_SPACE_MAX_GROUPS] = t->paths;
+    int npaths = step_paths(t, choices, TRAIN_MAX_PATHS);
+    for (int p = 0; p < npaths; p++) {
+        struct arch arch;
+        search_space_to_arch(t->ss, choices[p], &arch);
+        enum mtd_status st = supernet_set_arch(t->sn, &arch, err);
+        if (st != MTD_OK)
+            return st;
+        const float *logits = supernet_forward(t->sn, t->images, b, FORWARD_TRAIN);
+        memset(t->dlogits, 0, logits_size);
+        int distilled = p > 0 && t->cfg.distill;
+        if (distilled) {
+            kl_div_forward(t->probs, t->teacher_probs, logits, t->teacher_logits, b, classes,
+                           t->cfg.temperature);
+            kl_div_backward(t->dlogits, t->probs, t->teacher_probs, b, classes,
+                            t->cfg.temperature, 1.0f);
+        } else {
+            float l = crossentropy_forward(t->probs, logits, t->labels, b, classes,
+                                           t->cfg.label_smoothing);
+            crossentropy_backward(t->dlogits, t->probs, t->labels, b, classes,
+                                  t->cfg.label_smoothing, 1.0f);
+            if (p == 0)
+                *loss = l;
+        }
+        if (p == 0 && npaths > 1)
+            memcpy(t->teacher_logits, logits, logits_size);
+        supernet_backward(t->sn, t->dlogits);
+    }
+    struct sgd_config sgd = t->cfg.sgd;
+    sgd.lr = (float)train_lr(&t->cfg, t->global_step, t->total_steps, t->warmup_steps);
+    supernet_sgd_step(t->sn, &sgd, t->cfg.decay_norm_and_bias);
+    return MTD_OK;
+}
+
+/* Validation accuracy of the max and min subnets, BN-calibrated. */
+static enum mtd_status validate(struct trainer *t, struct mtd_error *err)
+{
+    double acc[2];
+    enum sample_kind kinds[2] = {SAMPLE_MAX, SAMPLE_MIN};
+    for (int i = 0; i < 2; i++) {
+        int c[SEARCH_SPACE_MAX_GROUPS];
+        struct arch arch;
+        search_space_sample(t->ss, kinds[i], NULL, c);
+        search_space_to_arch(t->ss, c, &arch);
+        enum mtd_status st = supernet_set_arch(t->sn, &arch, err);
+        if (st == MTD_OK)
+            st = evaluate_arch(t->sn, t->d, &t->calib, &t->val, t->cfg.batch_size, &acc[i], err);
+        if (st != MTD_OK)
+            return st;
+    }
+    log_msg(LOG_INFO, "epoch %d/%d: validation accuracy %.2f%% (max subnet), %.2f%% (min subnet)",
+            t->epoch + 1, t->cfg.epochs, 100.0 * acc[0], 100.0 * acc[1]);
+    return MTD_OK;
+}
+
+static enum mtd_status checkpoint(struct trainer *t, struct mtd_error *err)
+{
+    enum mtd_status st = train_ckpt_save(t, err);
+    if (st != MTD_OK)
+        log_msg(LOG_ERROR, "%s", err->msg);
+    return st;
+}
+
+enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop,
+                            long max_steps, struct mtd_error *err)
+{
+    if (t->done)
+        return MTD_OK;
+    log_msg(LOG_INFO, "training: %d epochs of %ld steps of %d images, sampler %s", t->cfg.epochs,
+            t->steps_per_epoch, t->cfg.batch_size, train_sampler_name(t->cfg.sampler));
+    long ran = 0, since_ckpt = 0;
+    double t0 = monotonic_seconds(), loss_sum = 0.0;
+    long loss_count = 0;
+    char label[32], extra[96];
+    struct progress bar;
+    snprintf(label, sizeof label, "epoch %d/%d", t->epoch + 1, t->cfg.epochs);
+    progress_begin(&bar, label, t->steps_per_epoch, t->cfg.log_every);
+    enum mtd_status st = MTD_OK;
+    while (!t->done) {
+        if ((stop != NULL && *stop) || (max_steps >= 0 && ran >= max_steps))
+            break;
+        float loss = 0.0f;
+        if ((st = train_step(t, &loss, err)) != MTD_OK)
+            return st;
+        ran++;
+        since_ckpt++;
+        t->step++;
+        t->global_step++;
+        loss_sum += (double)loss;
+        loss_count++;
+        double elapsed = monotonic_seconds() - t0;
+        double rate = (double)ran * t->cfg.batch_size / elapsed;
+        double eta = (double)(t->total_steps - t->global_step) * t->cfg.batch_size / rate;
+        snprintf(extra, sizeof extra, "loss %.4f, %.0f img/s", loss_sum / (double)loss_count, rate);
+        progress_update(&bar, t->step, eta, extra);
+        if (t->step == t->steps_per_epoch) {
+            progress_end(&bar);
+            if ((st = validate(t, err)) != MTD_OK)
+                return st;
+            t->epoch++;
+            t->step = 0;
+            t->done = t->epoch == t->cfg.epochs;
+            loss_sum = 0.0;
+            loss_count = 0;
+            if ((st = checkpoint(t, err)) != MTD_OK)
+                return st;
+            since_ckpt = 0;
+            snprintf(label, sizeof label, "epoch %d/%d", t->epoch + 1, t->cfg.epochs);
+            progress_begin(&bar, label, t->steps_per_epoch, t->cfg.log_every);
+        } else if (t->cfg.checkpoint_every > 0 && t->global_step % t->cfg.checkpoint_every == 0) {
+            /* A failed periodic checkpoint is logged; training goes on and
+             * the next one tries again. */
+            checkpoint(t, err);
+            since_ckpt = 0;
+        }
+    }
+    progress_end(&bar);
+    if (since_ckpt > 0 && (st = checkpoint(t, err)) != MTD_OK)
+        return st;
+    if (t->done)
+        log_msg(LOG_INFO, "training complete: %ld steps", t->global_step);
+    return MTD_OK;
+}
