@@ -25,6 +25,8 @@
  *     checkpoint_every = 200;    # [200] steps; 0: at epoch ends only
  *     keep_checkpoints = 3;      # [3] newest training checkpoints kept
  *     log_every = 50;            # [50] steps between log lines (no terminal)
+ *     report_random = 20;        # [0] when training ends: validation accuracy
+ *                                #   (BN-calibrated) of this many random subnets
  *   };
  *
  * Determinism: the same config, seed and thread count give the same
@@ -64,6 +66,7 @@ struct train_config {
     enum lr_schedule schedule;
     double warmup_epochs, min_lr, power;
     int checkpoint_every, keep_checkpoints, log_every;
+    int report_random;
 };
 
 /* Defaults, then the keys of group `train` (which may be NULL). */

@@ -85,7 +85,7 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
     static const char *const keys[] = {"epochs", "batch_size", "seed", "sampler", "random",
                                        "distill", "temperature", "label_smoothing", "optimizer",
                                        "schedule", "checkpoint_every", "keep_checkpoints",
-                                       "log_every", NULL};
+                                       "log_every", "report_random", NULL};
     memset(cfg, 0, sizeof *cfg);
     cfg->sgd = (struct sgd_config){.lr = 0.1f, .momentum = 0.9f, .weight_decay = 4e-5f,
                                    .nesterov = 1};
@@ -94,7 +94,8 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
     cfg->power = 1.0;
     cfg->distill = 1;
     cfg->temperature = 1.0f;
-    long long epochs = 10, batch = 128, seed = 1, random = 2, every = 200, keep = 3, log = 50;
+    long long epochs = 10, batch = 128, seed = 1, random = 2, every = 200, keep = 3, log = 50,
+              report = 0;
     double temperature = 1.0, smoothing = 0.0;
     int sampler = SAMPLER_UNIFORM;
     if (train != NULL) {
@@ -112,6 +113,7 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
             (st = conf_get_int(train, "checkpoint_every", 0, 0, INT_MAX, &every, err)) != MTD_OK ||
             (st = conf_get_int(train, "keep_checkpoints", 0, 1, 1000, &keep, err)) != MTD_OK ||
             (st = conf_get_int(train, "log_every", 0, 1, INT_MAX, &log, err)) != MTD_OK ||
+            (st = conf_get_int(train, "report_random", 0, 0, 100000, &report, err)) != MTD_OK ||
             (st = conf_get_group(train, "optimizer", 0, &opt, err)) != MTD_OK ||
             (st = conf_get_group(train, "schedule", 0, &sched, err)) != MTD_OK)
             return st;
@@ -134,6 +136,7 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
     cfg->checkpoint_every = (int)every;
     cfg->keep_checkpoints = (int)keep;
     cfg->log_every = (int)log;
+    cfg->report_random = (int)report;
     return MTD_OK;
 }
 

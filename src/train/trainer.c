@@ -14,6 +14,8 @@
 
 /* Paths of a step are drawn from this stream of (seed, global step). */
 #define STREAM_PATHS 0x70617468ULL
+/* The random subnets of the final report. */
+#define STREAM_REPORT 0x7265706fULL
 
 /* FNV-1a over the parameter and buffer tables: names and shapes. */
 static uint64_t table_fingerprint(const struct supernet *sn)
@@ -208,24 +210,55 @@ static enum mtd_status train_step(struct trainer *t, float *loss, struct mtd_err
     return MTD_OK;
 }
 
-/* Validation accuracy of the max and min subnets, BN-calibrated. */
+/* Validation accuracy of a subnet (max, min or random), BN-calibrated. */
+static enum mtd_status validate_one(struct trainer *t, enum sample_kind kind, struct rng *rng,
+                                    double *acc, struct mtd_error *err)
+{
+    int c[SEARCH_SPACE_MAX_GROUPS];
+    struct arch arch;
+    search_space_sample(t->ss, kind, rng, c);
+    search_space_to_arch(t->ss, c, &arch);
+    enum mtd_status st = supernet_set_arch(t->sn, &arch, err);
+    if (st == MTD_OK)
+        st = evaluate_arch(t->sn, t->d, &t->calib, &t->val, t->cfg.batch_size, acc, err);
+    return st;
+}
+
 static enum mtd_status validate(struct trainer *t, struct mtd_error *err)
 {
-    double acc[2];
-    enum sample_kind kinds[2] = {SAMPLE_MAX, SAMPLE_MIN};
-    for (int i = 0; i < 2; i++) {
-        int c[SEARCH_SPACE_MAX_GROUPS];
-        struct arch arch;
-        search_space_sample(t->ss, kinds[i], NULL, c);
-        search_space_to_arch(t->ss, c, &arch);
-        enum mtd_status st = supernet_set_arch(t->sn, &arch, err);
-        if (st == MTD_OK)
-            st = evaluate_arch(t->sn, t->d, &t->calib, &t->val, t->cfg.batch_size, &acc[i], err);
+    double max, min;
+    enum mtd_status st = validate_one(t, SAMPLE_MAX, NULL, &max, err);
+    if (st == MTD_OK)
+        st = validate_one(t, SAMPLE_MIN, NULL, &min, err);
+    if (st == MTD_OK)
+        log_msg(LOG_INFO, "epoch %d/%d: validation accuracy %.2f%% (max subnet), %.2f%% (min "
+                "subnet)", t->epoch + 1, t->cfg.epochs, 100.0 * max, 100.0 * min);
+    return st;
+}
+
+/* The supernet's quality once trained: random subnets, BN-calibrated. */
+static enum mtd_status report_random(struct trainer *t, struct mtd_error *err)
+{
+    struct rng rng;
+    rng_seed(&rng, rng_derive(t->cfg.seed, STREAM_REPORT));
+    double sum = 0.0, lo = 1.0, hi = 0.0;
+    struct progress bar;
+    progress_begin(&bar, "random subnets", t->cfg.report_random, 1);
+    for (int i = 0; i < t->cfg.report_random; i++) {
+        double acc;
+        enum mtd_status st = validate_one(t, SAMPLE_RANDOM, &rng, &acc, err);
         if (st != MTD_OK)
             return st;
+        sum += acc;
+        lo = acc < lo ? acc : lo;
+        hi = acc > hi ? acc : hi;
+        char extra[64];
+        snprintf(extra, sizeof extra, "mean %.2f%%", 100.0 * sum / (i + 1));
+        progress_update(&bar, i + 1, -1.0, extra);
     }
-    log_msg(LOG_INFO, "epoch %d/%d: validation accuracy %.2f%% (max subnet), %.2f%% (min subnet)",
-            t->epoch + 1, t->cfg.epochs, 100.0 * acc[0], 100.0 * acc[1]);
+    progress_end(&bar);
+    log_msg(LOG_INFO, "%d random subnets: validation accuracy mean %.2f%%, min %.2f%%, max %.2f%%",
+            t->cfg.report_random, 100.0 * sum / t->cfg.report_random, 100.0 * lo, 100.0 * hi);
     return MTD_OK;
 }
 
@@ -293,7 +326,10 @@ enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop
     progress_end(&bar);
     if (since_ckpt > 0 && (st = checkpoint(t, err)) != MTD_OK)
         return st;
-    if (t->done)
+    if (t->done) {
         log_msg(LOG_INFO, "training complete: %ld steps", t->global_step);
+        if (t->cfg.report_random > 0 && (st = report_random(t, err)) != MTD_OK)
+            return st;
+    }
     return MTD_OK;
 }
