@@ -122,9 +122,12 @@ static void test_idx_damaged(void **state)
 
 /* --- Data ------------------------------------------------------------------- */
 
+/* Small splits keep the training tests quick (also under valgrind). */
 static const char *const subset_data =
-    "data = { dir = \"" DATA_DIR "\"; train_images = 512; val_images = 256; calib_images = 128;\n"
+    "data = { dir = \"" DATA_DIR "\"; train_images = 256; val_images = 128; calib_images = 64;\n"
     "  augment = { crop_padding = 2; flip = true; }; };\n";
+static const char *const learning_data =
+    "data = { dir = \"" DATA_DIR "\"; train_images = 3000; val_images = 1000; calib_images = 500; };\n";
 
 static void load_subset(struct data *d, const char *data_conf)
 {
@@ -144,8 +147,8 @@ static void test_data_splits_and_errors(void **state)
     struct data d;
     load_subset(&d, subset_data);
     struct data_split val = data_split(&d, SPLIT_VAL), test = data_split(&d, SPLIT_TEST);
-    assert_int_equal(val.first, 4000 - 256);
-    assert_int_equal(val.count, 256);
+    assert_int_equal(val.first, 4000 - 128);
+    assert_int_equal(val.count, 128);
     assert_int_equal(test.count, 1000);
     data_free(&d);
 
@@ -358,10 +361,11 @@ struct run {
     char dir[256];
 };
 
-static void run_open(struct run *r, const char *mutators, const char *train, const char *dir)
+static void run_open_data(struct run *r, const char *mutators, const char *data,
+                          const char *train, const char *dir)
 {
     char text[4096];
-    snprintf(text, sizeof text, "%s%s%s\ntrain = { %s };\n", tiny_space, mutators, subset_data, train);
+    snprintf(text, sizeof text, "%s%s%s\ntrain = { %s };\n", tiny_space, mutators, data, train);
     struct mtd_error err = {0};
     struct train_config tc;
     struct data_config dc;
@@ -377,6 +381,11 @@ static void run_open(struct run *r, const char *mutators, const char *train, con
     mkdir(r->dir, 0700);
     if (trainer_create(&r->t, r->ss, &r->data, &tc, r->dir, &err) != MTD_OK)
         fail_msg("%s", err.msg);
+}
+
+static void run_open(struct run *r, const char *mutators, const char *train, const char *dir)
+{
+    run_open_data(r, mutators, subset_data, train, dir);
 }
 
 static void run_close(struct run *r)
@@ -448,7 +457,7 @@ static void test_resume_uniform(void **state)
      * of it, and inside the second, with checkpoints in between too. */
     const long stops[] = {3, 5, 2};
     expect_exact_resume(module_only,
-                        "epochs = 2; batch_size = 64; checkpoint_every = 3; "
+                        "epochs = 2; batch_size = 32; checkpoint_every = 3; "
                         "schedule = { warmup_epochs = 0.5; };",
                         stops, 3);
 }
@@ -460,7 +469,7 @@ static void test_resume_sandwich(void **state)
     expect_exact_resume("mutators = ( { type = \"OneShotModuleMutator\"; },\n"
                         "  { type = \"OneShotChannelMutator\"; candidates = [0.5, 0.75, 1.0]; divisor = 2;\n"
                         "    units = [\"stage1.block0.mid\", \"last\"]; } );\n",
-                        "epochs = 2; batch_size = 64; sampler = \"sandwich\"; random = 1; "
+                        "epochs = 2; batch_size = 32; sampler = \"sandwich\"; random = 1; "
                         "label_smoothing = 0.1; checkpoint_every = 0;",
                         stops, 2);
 }
@@ -470,7 +479,7 @@ static void test_resume_slimmable(void **state)
     (void)state;
     const long stops[] = {4};
     expect_exact_resume("mutators = ( { type = \"SlimmableChannelMutator\"; multipliers = [0.5, 1.0]; divisor = 2; } );\n",
-                        "epochs = 1; batch_size = 64; sampler = \"slimmable\"; "
+                        "epochs = 1; batch_size = 32; sampler = \"slimmable\"; "
                         "schedule = { type = \"poly\"; };",
                         stops, 1);
 }
@@ -478,12 +487,15 @@ static void test_resume_slimmable(void **state)
 static void test_training_learns(void **state)
 {
     (void)state;
-    /* 8 epochs of 512 images: the max subnet must be far above chance
-     * (10%); a broken gradient or update stays near it. */
+    /* Two epochs of 3,000 images: the max subnet must be far above chance
+     * (10%); a broken gradient or update stays near it. Numerics, not
+     * memory: skipped under valgrind (MUTATORD_TEST_QUICK). */
+    if (getenv("MUTATORD_TEST_QUICK") != NULL)
+        skip();
     struct run r;
     struct mtd_error err = {0};
-    run_open(&r, module_only, "epochs = 8; batch_size = 32; checkpoint_every = 0; "
-             "optimizer = { lr = 0.05; };", "learns");
+    run_open_data(&r, module_only, learning_data, "epochs = 2; batch_size = 32; "
+                  "checkpoint_every = 0; optimizer = { lr = 0.05; };", "learns");
     assert_int_equal(trainer_run(r.t, NULL, -1, &err), MTD_OK);
     int c[SEARCH_SPACE_MAX_GROUPS];
     struct arch arch;
@@ -494,8 +506,8 @@ static void test_training_learns(void **state)
     struct data_split calib = data_split(&r.data, SPLIT_CALIB), val = data_split(&r.data, SPLIT_VAL);
     double acc;
     assert_int_equal(evaluate_arch(sn, &r.data, &calib, &val, 100, &acc, &err), MTD_OK);
-    if (acc < 0.4)
-        fail_msg("validation accuracy %.3f after 8 epochs", acc);
+    if (acc < 0.35)
+        fail_msg("validation accuracy %.3f after 2 epochs", acc);
     remove_dir(r.dir);
     run_close(&r);
 }
@@ -506,7 +518,7 @@ static void test_damaged_checkpoint_falls_back(void **state)
     struct run r;
     struct mtd_error err = {0};
     int resumed;
-    run_open(&r, module_only, "epochs = 1; batch_size = 64; checkpoint_every = 2;", "damaged");
+    run_open(&r, module_only, "epochs = 1; batch_size = 32; checkpoint_every = 2;", "damaged");
     assert_int_equal(trainer_run(r.t, NULL, 4, &err), MTD_OK);
     run_close(&r);
     /* Checkpoints at steps 2 and 4; damage the newest. */
@@ -517,15 +529,15 @@ static void test_damaged_checkpoint_falls_back(void **state)
     fseek(f, 1000, SEEK_SET);
     fputc(0x5a, f);
     fclose(f);
-    run_open(&r, module_only, "epochs = 1; batch_size = 64; checkpoint_every = 2;", "damaged");
+    run_open(&r, module_only, "epochs = 1; batch_size = 32; checkpoint_every = 2;", "damaged");
     assert_int_equal(trainer_resume(r.t, &resumed, &err), MTD_OK);
     assert_true(resumed);
     assert_int_equal(trainer_global_step(r.t), 2);
     run_close(&r);
     /* Another training setup is refused, saying what differs. */
-    run_open(&r, module_only, "epochs = 1; batch_size = 32; checkpoint_every = 2;", "damaged");
+    run_open(&r, module_only, "epochs = 1; batch_size = 16; checkpoint_every = 2;", "damaged");
     assert_int_equal(trainer_resume(r.t, &resumed, &err), MTD_ERR_CONFIG);
-    assert_non_null(strstr(err.msg, "train.batch_size = 64, the config now gives 32"));
+    assert_non_null(strstr(err.msg, "train.batch_size = 32, the config now gives 16"));
     run_close(&r);
     remove_dir(r.dir);
 }

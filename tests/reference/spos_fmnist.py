@@ -6,6 +6,8 @@ independent implementation of the space: tests/fixtures/make_spos_counts.py
 counts MACs and params on it, and the benchmark scripts time it.
 
     net = SposNet(choices)     # choices: 12 op indices, REFERENCE.md order
+    sup = SposSupernet()       # the whole single-path supernet
+    logits = sup(x, choices)   # runs only the chosen op of each block
 """
 import torch
 import torch.nn as nn
@@ -23,6 +25,16 @@ def conv_bn(cin, cout, k, stride, groups, relu):
     if relu:
         layers.append(nn.ReLU(inplace=True))
     return layers
+
+
+def block_shapes():
+    """(cin, cout, stride) of the 12 choice blocks, in order."""
+    shapes, cin = [], STEM
+    for nblocks, cout, stride in STAGES:
+        for b in range(nblocks):
+            shapes.append((cin, cout, stride if b == 0 else 1))
+            cin = cout
+    return shapes
 
 
 def channel_shuffle(x):
@@ -65,19 +77,46 @@ class ShuffleBlock(nn.Module):
 class SposNet(nn.Module):
     def __init__(self, choices):
         super().__init__()
-        assert len(choices) == sum(b for b, _, _ in STAGES)
+        shapes = block_shapes()
+        assert len(choices) == len(shapes)
         self.stem = nn.Sequential(*conv_bn(1, STEM, 3, 1, 1, True))
-        blocks, cin, i = [], STEM, 0
-        for nblocks, cout, stride in STAGES:
-            for b in range(nblocks):
-                blocks.append(ShuffleBlock(OPS[choices[i]], cin, cout, stride if b == 0 else 1))
-                cin, i = cout, i + 1
-        self.blocks = nn.Sequential(*blocks)
-        self.last = nn.Sequential(*conv_bn(cin, LAST, 1, 1, 1, True))
+        self.blocks = nn.Sequential(*(ShuffleBlock(OPS[c], *shape)
+                                      for c, shape in zip(choices, shapes)))
+        self.last = nn.Sequential(*conv_bn(shapes[-1][1], LAST, 1, 1, 1, True))
         self.head = nn.Linear(LAST, CLASSES)
 
     def forward(self, x):
         x = self.last(self.blocks(self.stem(x)))
+        return self.head(x.mean((2, 3)))
+
+
+class SposSupernet(nn.Module):
+    """The single-path supernet of the space: every choice block holds its
+    four candidate ShuffleBlocks (OPS order) in an nn.ModuleList, each with
+    its own weights and BN statistics; stem, last conv and head are shared.
+    forward(x, choices) runs only the chosen op of each block, so backward
+    gives gradients to that path alone (the other ops' .grad stay None
+    after zero_grad(set_to_none=True), and SGD leaves them untouched)."""
+
+    def __init__(self):
+        super().__init__()
+        shapes = block_shapes()
+        self.stem = nn.Sequential(*conv_bn(1, STEM, 3, 1, 1, True))
+        self.blocks = nn.ModuleList(nn.ModuleList(ShuffleBlock(op, *shape) for op in OPS)
+                                    for shape in shapes)
+        self.last = nn.Sequential(*conv_bn(shapes[-1][1], LAST, 1, 1, 1, True))
+        self.head = nn.Linear(LAST, CLASSES)
+
+    def path(self, choices):
+        """The chosen ShuffleBlock of each choice block."""
+        assert len(choices) == len(self.blocks)
+        return [ops[c] for ops, c in zip(self.blocks, choices)]
+
+    def forward(self, x, choices):
+        x = self.stem(x)
+        for block in self.path(choices):
+            x = block(x)
+        x = self.last(x)
         return self.head(x.mean((2, 3)))
 
 
