@@ -128,9 +128,11 @@ long trainer_global_step(const struct trainer *t)
 enum mtd_status trainer_resume(struct trainer *t, int *resumed, struct mtd_error *err)
 {
     enum mtd_status st = train_ckpt_load_newest(t, resumed, err);
-    if (st == MTD_OK && *resumed)
-        log_msg(LOG_INFO, "training resumed at epoch %d, step %ld (global step %ld)%s",
-                t->epoch + 1, t->step, t->global_step, t->done ? ": already complete" : "");
+    if (st == MTD_OK && *resumed && t->done)
+        log_msg(LOG_INFO, "supernet training already complete (%ld steps)", t->global_step);
+    else if (st == MTD_OK && *resumed)
+        log_msg(LOG_INFO, "training resumed at epoch %d, step %ld (global step %ld)",
+                t->epoch + 1, t->step, t->global_step);
     return st;
 }
 
