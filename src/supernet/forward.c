@@ -195,10 +195,7 @@ static void bn_backward(struct supernet *sn, const struct cell_run *r, const str
     size_t count = (size_t)r->n * (size_t)s.c * (size_t)s.hw;
     if (nd->relu) {
         /* The ReLU's gradient in place: this node is dout's only reader. */
-        const float *out = slot(r, nd->dst);
-        for (size_t i = 0; i < count; i++)
-            if (!(out[i] > 0.0f))
-                dout[i] = 0.0f;
+        relu_backward_inplace(dout, slot(r, nd->dst), count);
     }
     int pg = nd->param + 2 * set;
     batchnorm_backward(dslot(r, nd->src), param_ptr(sn, sn->grads, pg),

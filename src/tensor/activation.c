@@ -13,6 +13,13 @@ void relu_forward(float *out, const float *inp, size_t count)
         out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
 }
 
+void relu_backward_inplace(float *dout, const float *out, size_t count)
+{
+#pragma omp parallel for schedule(static) if (count >= PARALLEL_MIN)
+    for (size_t i = 0; i < count; i++)
+        dout[i] = out[i] > 0.0f ? dout[i] : 0.0f;
+}
+
 void relu_backward(float *dinp, const float *dout, const float *out, size_t count)
 {
 #pragma omp parallel for schedule(static) if (count >= PARALLEL_MIN)
