@@ -89,7 +89,7 @@ int main(int argc, char **argv)
     }
     double elapsed = monotonic_seconds() - t0;
     printf("{\"bench\": \"train\", \"side\": \"mutatord\", \"threads\": %d, \"config\": \"%s\", "
-           "\"batch\": %d, \"steps\": %ld, \"images_per_s\": %.1f}\n",
+           "\"batch\": %d, \"steps\": %ld, \"value\": %.1f, \"unit\": \"images/s\"}\n",
            threads, path, BATCH, steps, (double)steps * BATCH / elapsed);
     floats_free(images);
     floats_free(probs);
