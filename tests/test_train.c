@@ -160,7 +160,7 @@ static void test_data_splits_and_errors(void **state)
     dc.train_images = 3900;
     snprintf(dc.dir, sizeof dc.dir, "%s", DATA_DIR);
     assert_int_equal(data_load(&d, &dc, 10, 28, 28, 0, &err), MTD_ERR_DATA);
-    assert_non_null(strstr(err.msg, "fewer than train_images + val_images = 3900 + 10000"));
+    assert_non_null(strstr(err.msg, "holds 4000 images, fewer than train_images + val_images = 3900 + 10000"));
     dc.train_images = 100;
     dc.val_images = 100;
     assert_int_equal(data_load(&d, &dc, 10, 32, 32, 0, &err), MTD_ERR_DATA);

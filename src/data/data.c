@@ -84,6 +84,11 @@ static enum mtd_status load_set(struct dataset *set, const char *dir, const char
     data_path(dir, images, ipath, sizeof ipath);
     data_path(dir, labels, lpath, sizeof lpath);
     enum mtd_status st = idx_load(ipath, 3, &img, err);
+    if (st == MTD_ERR_IO && err != NULL && strcmp(dir, DEFAULT_DIR) == 0) {
+        size_t len = strlen(err->msg);
+        snprintf(err->msg + len, sizeof err->msg - len, " (Debian: apt-get install "
+                 "dataset-fashion-mnist; or set data.dir)");
+    }
     if (st != MTD_OK)
         return st;
     if ((st = idx_load(lpath, 1, &lab, err)) != MTD_OK) {
@@ -124,10 +129,11 @@ enum mtd_status data_load(struct data *d, const struct data_config *cfg, int cla
     if (st != MTD_OK)
         return st;
     if ((long)cfg->train_images + cfg->val_images > d->train.n) {
+        st = mtd_error_set(err, MTD_ERR_DATA, "%s: the training file holds %d images, fewer "
+                           "than train_images + val_images = %d + %d", cfg->dir, d->train.n,
+                           cfg->train_images, cfg->val_images);
         data_free(d);
-        return mtd_error_set(err, MTD_ERR_DATA, "%s: the training file holds %d images, fewer "
-                             "than train_images + val_images = %d + %d", cfg->dir, d->train.n,
-                             cfg->train_images, cfg->val_images);
+        return st;
     }
     if (with_test &&
         (st = load_set(&d->test, cfg->dir, "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
