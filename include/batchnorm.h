@@ -23,22 +23,26 @@ struct bn_shape {
     int n;   /* batch */
     int c;   /* active channels */
     int hw;  /* height x width */
+    int relu;  /* a ReLU follows (fused into the pass) */
 };
 
 /* out = gamma * (inp - mean) / sqrt(var + eps) + beta with the batch's
- * statistics, which are returned in mean and var (biased), both (C).
+ * statistics, which are returned in mean and var (biased), both (C); then
+ * out = max(out, 0) when s->relu.
  * out: (N, C, HW), may be inp; inp: (N, C, HW); gamma, beta: (C) */
 void batchnorm_forward_train(float *out, float *mean, float *var,
                              const float *inp, const float *gamma,
                              const float *beta, float eps,
                              const struct bn_shape *s);
 
-/* Gradients of batchnorm_forward_train, accumulated (+=).
+/* Gradients of batchnorm_forward_train (with its ReLU when s->relu),
+ * accumulated (+=).
  * dinp: (N, C, HW) or NULL; dgamma, dbeta: (C); dout, inp: (N, C, HW);
- * mean, var: as returned by the forward pass. */
+ * out: the forward pass's output when s->relu (it masks dout), else
+ * unused; mean, var: as returned by the forward pass. */
 void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
-                        const float *dout, const float *inp, const float *gamma,
-                        const float *mean, const float *var, float eps,
+                        const float *dout, const float *inp, const float *out,
+                        const float *gamma, const float *mean, const float *var, float eps,
                         const struct bn_shape *s);
 
 /* running = (1 - momentum) * running + momentum * batch, where the batch
@@ -47,8 +51,8 @@ void batchnorm_running_update(float *running_mean, float *running_var,
                               const float *mean, const float *var, int c,
                               long count, float momentum);
 
-/* out = gamma * (inp - running_mean) / sqrt(running_var + eps) + beta.
- * out may be inp. */
+/* out = gamma * (inp - running_mean) / sqrt(running_var + eps) + beta,
+ * then max(out, 0) when s->relu. out may be inp. */
 void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                             const float *beta, const float *running_mean,
                             const float *running_var, float eps,

@@ -46,7 +46,7 @@ static void test_fixture_train(void **state)
                         (c_max - (size_t)s.c) * sizeof(float));
 
     float *dinp = floats_alloc(count), *dgamma = floats_alloc(c_max), *dbeta = floats_alloc(c_max);
-    batchnorm_backward(dinp, dgamma, dbeta, fixture_floats(fx, "dout", NULL), inp, gamma,
+    batchnorm_backward(dinp, dgamma, dbeta, fixture_floats(fx, "dout", NULL), inp, out, gamma,
                        mean, var, EPS, &s);
     assert_close(dinp, fixture_floats(fx, "dinp", NULL), count, 1e-5, 1e-4, "dinp");
     assert_close(dgamma, fixture_floats(fx, "dgamma", NULL), s.c, 1e-5, 1e-4, "dgamma");
@@ -169,7 +169,7 @@ static void check_gradients(struct bn_shape s, int c_max)
     float *dinp = floats_alloc(count), *dgamma = floats_alloc(c_max), *dbeta = floats_alloc(c_max);
 
     bn_loss(&b);
-    batchnorm_backward(dinp, dgamma, dbeta, b.r, b.inp, b.gamma, b.mean, b.var, EPS, &s);
+    batchnorm_backward(dinp, dgamma, dbeta, b.r, b.inp, b.out, b.gamma, b.mean, b.var, EPS, &s);
     gradcheck(bn_loss, &b, b.inp, count, dinp, 1e-2, 2e-3, 2e-3, "dinp");
     gradcheck(bn_loss, &b, b.gamma, s.c, dgamma, 1e-2, 2e-3, 2e-3, "dgamma");
     gradcheck(bn_loss, &b, b.beta, s.c, dbeta, 1e-2, 2e-3, 2e-3, "dbeta");
@@ -186,6 +186,45 @@ static void test_gradients(void **state)
     (void)state;
     check_gradients((struct bn_shape){.n = 3, .c = 4, .hw = 6}, 4);
     check_gradients((struct bn_shape){.n = 2, .c = 3, .hw = 10}, 5);
+    /* planes longer than the summing lanes, with a tail */
+    check_gradients((struct bn_shape){.n = 2, .c = 3, .hw = 37}, 4);
+}
+
+/* The fused ReLU is the composition of the plain BN and a ReLU, forward
+ * and backward (finite differences would straddle its kink). */
+static void test_fused_relu(void **state)
+{
+    (void)state;
+    struct bn_shape plain = {.n = 3, .c = 3, .hw = 37}, fused = plain;
+    fused.relu = 1;
+    const size_t count = (size_t)plain.n * plain.c * plain.hw, c = (size_t)plain.c;
+    float *inp = random_floats(count, 41, 1.5f), *dout = random_floats(count, 42, 1.0f);
+    float *gamma = random_floats(c, 43, 0.5f), *beta = random_floats(c, 44, 0.5f);
+    float *out0 = floats_alloc(count), *out1 = floats_alloc(count);
+    float *mean = floats_alloc(c), *var = floats_alloc(c);
+    batchnorm_forward_train(out0, mean, var, inp, gamma, beta, EPS, &plain);
+    batchnorm_forward_train(out1, mean, var, inp, gamma, beta, EPS, &fused);
+    float *masked = floats_alloc(count);
+    size_t active = 0;
+    for (size_t i = 0; i < count; i++) {
+        assert_true(out1[i] == (out0[i] > 0.0f ? out0[i] : 0.0f));
+        masked[i] = out0[i] > 0.0f ? dout[i] : 0.0f;
+        active += out0[i] > 0.0f;
+    }
+    assert_true(active > count / 4 && active < 3 * count / 4);
+
+    float *d0 = floats_alloc(count), *dg0 = floats_alloc(c), *db0 = floats_alloc(c);
+    float *d1 = floats_alloc(count), *dg1 = floats_alloc(c), *db1 = floats_alloc(c);
+    batchnorm_backward(d0, dg0, db0, masked, inp, NULL, gamma, mean, var, EPS, &plain);
+    batchnorm_backward(d1, dg1, db1, dout, inp, out1, gamma, mean, var, EPS, &fused);
+    assert_close(d1, d0, count, 1e-6, 1e-5, "dinp");
+    assert_close(dg1, dg0, c, 1e-6, 1e-5, "dgamma");
+    assert_close(db1, db0, c, 1e-6, 1e-5, "dbeta");
+
+    float *bufs[] = {inp, dout, gamma, beta, out0, out1, mean, var, masked,
+                     d0, dg0, db0, d1, dg1, db1};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        floats_free(bufs[i]);
 }
 
 int main(void)
@@ -197,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_fixture_calibration),
         cmocka_unit_test(test_calibration_ignores_batching),
         cmocka_unit_test(test_gradients),
+        cmocka_unit_test(test_fused_relu),
     };
     return cmocka_run_group_tests_name("batchnorm", tests, NULL, NULL);
 }

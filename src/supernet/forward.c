@@ -105,7 +105,8 @@ static void bn_forward(struct supernet *sn, const struct cell_run *r, const stru
                        enum forward_mode mode)
 {
     int set = sn->arch.bn_set;
-    struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst)};
+    struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst),
+                         .relu = nd->relu};
     const float *gamma = param_ptr(sn, sn->weights, nd->param + 2 * set);
     const float *beta = param_ptr(sn, sn->weights, nd->param + 2 * set + 1);
     float *rmean = buffer_ptr(sn, nd->buffer + 2 * set);
@@ -128,8 +129,6 @@ static void bn_forward(struct supernet *sn, const struct cell_run *r, const stru
             sn->calib_count[nd->stat] = calib.count;
         }
     }
-    if (nd->relu)
-        relu_forward(out, out, (size_t)r->n * (size_t)s.c * (size_t)s.hw);
 }
 
 static void node_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
@@ -190,18 +189,13 @@ static void touch(struct supernet *sn, int p, int rows, int cols)
 static void bn_backward(struct supernet *sn, const struct cell_run *r, const struct node *nd)
 {
     int set = sn->arch.bn_set;
-    struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst)};
-    float *dout = dslot(r, nd->dst);
-    size_t count = (size_t)r->n * (size_t)s.c * (size_t)s.hw;
-    if (nd->relu) {
-        /* The ReLU's gradient in place: this node is dout's only reader. */
-        relu_backward_inplace(dout, slot(r, nd->dst), count);
-    }
+    struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst),
+                         .relu = nd->relu};
     int pg = nd->param + 2 * set;
     batchnorm_backward(dslot(r, nd->src), param_ptr(sn, sn->grads, pg),
-                       param_ptr(sn, sn->grads, pg + 1), dout, slot(r, nd->src),
-                       param_ptr(sn, sn->weights, pg), bn_mean(sn, nd), bn_var(sn, nd),
-                       (float)sn->def.bn_eps, &s);
+                       param_ptr(sn, sn->grads, pg + 1), dslot(r, nd->dst), slot(r, nd->src),
+                       slot(r, nd->dst), param_ptr(sn, sn->weights, pg), bn_mean(sn, nd),
+                       bn_var(sn, nd), (float)sn->def.bn_eps, &s);
     touch(sn, pg, 1, s.c);
     touch(sn, pg + 1, 1, s.c);
 }

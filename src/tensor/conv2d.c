@@ -78,7 +78,7 @@ size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads)
 {
     check_shape(s);
     if (is_depthwise(s))
-        return 0;
+        return conv2d_depthwise_scratch_floats(s) * (size_t)threads;
     return dense_layout(s).per_thread * (size_t)threads;
 }
 
@@ -87,7 +87,7 @@ void conv2d_forward(float *out, const float *inp, const float *weight,
 {
     check_shape(s);
     if (is_depthwise(s)) {
-        conv2d_depthwise_forward(out, inp, weight, s);
+        conv2d_depthwise_forward(out, inp, weight, s, scratch);
         return;
     }
     const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), ohw = oh * ow;
@@ -154,7 +154,7 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
 {
     check_shape(s);
     if (is_depthwise(s)) {
-        conv2d_depthwise_backward(dinp, dweight, dout, inp, weight, s);
+        conv2d_depthwise_backward(dinp, dweight, dout, inp, weight, s, scratch);
         return;
     }
     const int ohw = conv2d_out_h(s) * conv2d_out_w(s);

@@ -1,85 +1,224 @@
 /*
- * conv2d_depthwise.c - direct depthwise convolution.
+ * conv2d_depthwise.c - direct depthwise convolution on "wide" planes.
  *
- * Loops run kernel tap by kernel tap over the valid output range of each
- * tap (no bounds test inside), which keeps the inner loop a contiguous
- * multiply-add at stride 1. Forward parallelises over (image, channel)
- * planes; backward over channels, each thread summing the weight gradient
- * of its channels over the whole batch in image order, so no partials and
- * no dependence on the thread count.
+ * The images of this project are small (28x28 down to 7x7), so a loop over
+ * the output columns of one row is too short to vectorise well, and a
+ * stride-2 loop does not vectorise at all. Instead each input plane is
+ * copied, zero-padded, into s*s phase planes (phase (py, px) holds the
+ * padded pixels at rows py, py+s, ... and columns px, px+s, ...), each
+ * hq x wq. Output pixel (oy, ox) then reads, for tap (ky, kx), phase
+ * (ky % s, kx % s) at (oy + ky/s, ox + kx/s): a stride-1 window. Laid out
+ * with the phase's row length wq, the outputs form one "wide" vector of
+ * span = (oh - 1) * wq + ow floats whose element i reads element
+ * i + (ky/s) * wq + kx/s of its phase plane, for every output at once; the
+ * wq - ow columns past each output row are computed and thrown away. Every
+ * tap is then one long contiguous multiply-add.
+ *
+ * Vectors are processed in blocks of DW_BLOCK floats, so loops run past
+ * span up to the next multiple of the block: the last phase plane carries
+ * DW_BLOCK floats of zero slack, and the wide output gradient is zero past
+ * each row's ow columns, so the extra lanes read finite data and add
+ * nothing.
+ *
+ * Forward parallelises over (image, channel) planes; backward over
+ * channels, each thread summing the weight gradient of its channels over
+ * the whole batch in image order into per-lane partials that are added in
+ * lane order at the end: the bits do not depend on the thread count.
  */
 #include "conv2d_depthwise.h"
 #include "im2col.h"
+#include "simd.h"
 
+#include <omp.h>
 #include <string.h>
 
-void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
-                              const struct conv2d_shape *s)
-{
-    const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), c = s->cin, k = s->k;
-    const size_t ldw = (size_t)s->wcin * k * k, planes = (size_t)s->n * c;
+enum { DW_BLOCK = 16 };
 
-#pragma omp parallel for schedule(static)
-    for (size_t p = 0; p < planes; p++) {
-        const float *x = inp + p * s->h * s->w;
-        const float *wk = weight + (p % (size_t)c) * ldw;
-        float *y = out + p * oh * ow;
-        memset(y, 0, sizeof(float) * (size_t)oh * ow);
-        for (int ky = 0; ky < k; ky++) {
-            int ylo, yhi;
-            conv_valid_range(ky, s->h, oh, s->stride, s->pad, &ylo, &yhi);
-            for (int kx = 0; kx < k; kx++) {
-                int xlo, xhi;
-                conv_valid_range(kx, s->w, ow, s->stride, s->pad, &xlo, &xhi);
-                const float wv = wk[ky * k + kx];
-                for (int oy = ylo; oy < yhi; oy++) {
-                    long base = (long)(oy * s->stride - s->pad + ky) * s->w - s->pad + kx;
-                    float *yrow = y + (size_t)oy * ow;
-                    for (int ox = xlo; ox < xhi; ox++)
-                        yrow[ox] += wv * x[base + (long)ox * s->stride];
-                }
+struct dw_geom {
+    int k, s, pad, h, w, oh, ow;
+    int hq, wq;        /* phase plane */
+    size_t plane;      /* hq * wq */
+    size_t phases;     /* s*s planes plus the slack */
+    size_t span;       /* wide output vector */
+    size_t span_r;     /* span rounded up to DW_BLOCK */
+};
+
+static struct dw_geom dw_geom(const struct conv2d_shape *s)
+{
+    struct dw_geom g;
+    g.k = s->k;
+    g.s = s->stride;
+    g.pad = s->pad;
+    g.h = s->h;
+    g.w = s->w;
+    g.oh = conv2d_out_h(s);
+    g.ow = conv2d_out_w(s);
+    g.hq = (s->h + 2 * s->pad + s->stride - 1) / s->stride;
+    g.wq = (s->w + 2 * s->pad + s->stride - 1) / s->stride;
+    g.plane = (size_t)g.hq * g.wq;
+    g.phases = (size_t)g.s * g.s * g.plane + DW_BLOCK;
+    g.span = (size_t)(g.oh - 1) * g.wq + g.ow;
+    g.span_r = (g.span + DW_BLOCK - 1) / DW_BLOCK * DW_BLOCK;
+    return g;
+}
+
+/* Per thread: the phase planes, their gradient, the wide output (or its
+ * gradient), and the weight gradient's lane partials. */
+size_t conv2d_depthwise_scratch_floats(const struct conv2d_shape *s)
+{
+    struct dw_geom g = dw_geom(s);
+    return 2 * g.phases + g.span_r + (size_t)g.k * g.k * DW_BLOCK;
+}
+
+/* Where tap (ky, kx) starts reading in the phase planes. */
+static size_t tap_offset(const struct dw_geom *g, int ky, int kx)
+{
+    return (size_t)((ky % g->s) * g->s + kx % g->s) * g->plane
+           + (size_t)(ky / g->s) * g->wq + (size_t)(kx / g->s);
+}
+
+/* The pixels of a plane x (h, w) against their places in the phase
+ * planes ph: copied in (ph = x, the padding set to 0 first), or, when
+ * scatter, added back out (x += ph, the padding dropped); x is written
+ * only when scatter. */
+static void phases_exchange(float *ph, float *x, const struct dw_geom *g, int scatter)
+{
+    if (!scatter)
+        memset(ph, 0, g->phases * sizeof(float));
+    for (int py = 0; py < g->s; py++) {
+        int alo, ahi;
+        conv_valid_range(py, g->h, g->hq, g->s, g->pad, &alo, &ahi);
+        for (int px = 0; px < g->s; px++) {
+            int blo, bhi;
+            conv_valid_range(px, g->w, g->wq, g->s, g->pad, &blo, &bhi);
+            float *p = ph + (size_t)(py * g->s + px) * g->plane;
+            for (int a = alo; a < ahi; a++) {
+                float *xr = x + (size_t)(a * g->s + py - g->pad) * g->w + px - g->pad;
+                float *pr = p + (size_t)a * g->wq;
+                if (g->s == 1 && scatter)  /* unit stride: vectorised */
+                    for (int b = blo; b < bhi; b++)
+                        xr[b] += pr[b];
+                else if (g->s == 1)
+                    memcpy(pr + blo, xr + blo, sizeof(float) * (size_t)(bhi - blo));
+                else if (scatter)
+                    for (int b = blo; b < bhi; b++)
+                        xr[b * g->s] += pr[b];
+                else
+                    for (int b = blo; b < bhi; b++)
+                        pr[b] = xr[b * g->s];
             }
+        }
+    }
+}
+
+/* wide[0, span_r) = sum over taps of weight * the tap's window. */
+SIMD_KERNEL
+static void taps_forward(float *restrict wide, const float *restrict ph,
+                         const float *restrict wk, const struct dw_geom *g)
+{
+    for (size_t i0 = 0; i0 < g->span_r; i0 += DW_BLOCK) {
+        float acc[DW_BLOCK] = {0};
+        for (int ky = 0; ky < g->k; ky++)
+            for (int kx = 0; kx < g->k; kx++) {
+                const float wv = wk[ky * g->k + kx];
+                const float *src = ph + tap_offset(g, ky, kx) + i0;
+                for (int j = 0; j < DW_BLOCK; j++)
+                    acc[j] += wv * src[j];
+            }
+        memcpy(wide + i0, acc, sizeof acc);
+    }
+}
+
+/* For every tap: part[tap] += the lanes of dwide . window, and
+ * dph[window] += weight * dwide (when dph). */
+SIMD_KERNEL
+static void taps_backward(float *restrict part, float *restrict dph, const float *restrict dwide,
+                          const float *restrict ph, const float *restrict wk,
+                          const struct dw_geom *g)
+{
+    for (int ky = 0; ky < g->k; ky++)
+        for (int kx = 0; kx < g->k; kx++) {
+            const int tap = ky * g->k + kx;
+            const size_t off = tap_offset(g, ky, kx);
+            const float *src = ph + off;
+            float lanes[DW_BLOCK];
+            memcpy(lanes, part + (size_t)tap * DW_BLOCK, sizeof lanes);
+            for (size_t i0 = 0; i0 < g->span_r; i0 += DW_BLOCK)
+                for (int j = 0; j < DW_BLOCK; j++)
+                    lanes[j] += dwide[i0 + j] * src[i0 + j];
+            memcpy(part + (size_t)tap * DW_BLOCK, lanes, sizeof lanes);
+            if (dph == NULL)
+                continue;
+            const float wv = wk[tap];
+            float *dst = dph + off;
+            for (size_t i = 0; i < g->span_r; i++)
+                dst[i] += wv * dwide[i];
+        }
+}
+
+void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
+                              const struct conv2d_shape *s, float *scratch)
+{
+    const struct dw_geom g = dw_geom(s);
+    const size_t ldw = (size_t)s->wcin * s->k * s->k, planes = (size_t)s->n * s->cin;
+    const size_t per_thread = conv2d_depthwise_scratch_floats(s);
+
+#pragma omp parallel
+    {
+        float *ph = scratch + per_thread * (size_t)omp_get_thread_num();
+        float *wide = ph + 2 * g.phases;
+#pragma omp for schedule(static)
+        for (size_t p = 0; p < planes; p++) {
+            phases_exchange(ph, (float *)(inp + p * g.h * g.w), &g, 0);
+            taps_forward(wide, ph, weight + (p % (size_t)s->cin) * ldw, &g);
+            float *y = out + p * g.oh * g.ow;
+            for (int oy = 0; oy < g.oh; oy++)
+                memcpy(y + (size_t)oy * g.ow, wide + (size_t)oy * g.wq, sizeof(float) * g.ow);
         }
     }
 }
 
 void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                                const float *inp, const float *weight,
-                               const struct conv2d_shape *s)
+                               const struct conv2d_shape *s, float *scratch)
 {
-    const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), c = s->cin, k = s->k;
-    const size_t ldw = (size_t)s->wcin * k * k;
-    const size_t in_plane = (size_t)s->h * s->w, out_plane = (size_t)oh * ow;
+    const struct dw_geom g = dw_geom(s);
+    const int c = s->cin, taps = s->k * s->k;
+    const size_t ldw = (size_t)s->wcin * taps;
+    const size_t in_plane = (size_t)g.h * g.w, out_plane = (size_t)g.oh * g.ow;
+    const size_t per_thread = conv2d_depthwise_scratch_floats(s);
 
-#pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < c; ch++) {
-        const float *wk = weight + (size_t)ch * ldw;
-        float *dwk = dweight + (size_t)ch * ldw;
-        for (int ky = 0; ky < k; ky++) {
-            int ylo, yhi;
-            conv_valid_range(ky, s->h, oh, s->stride, s->pad, &ylo, &yhi);
-            for (int kx = 0; kx < k; kx++) {
-                int xlo, xhi;
-                conv_valid_range(kx, s->w, ow, s->stride, s->pad, &xlo, &xhi);
-                const float wv = wk[ky * k + kx];
-                float dwv = 0.0f;
-                for (int img = 0; img < s->n; img++) {
-                    size_t p = (size_t)img * c + ch;
-                    const float *x = inp + p * in_plane;
-                    const float *dy = dout + p * out_plane;
-                    float *dx = dinp ? dinp + p * in_plane : NULL;
-                    for (int oy = ylo; oy < yhi; oy++) {
-                        long base = (long)(oy * s->stride - s->pad + ky) * s->w - s->pad + kx;
-                        const float *dyrow = dy + (size_t)oy * ow;
-                        for (int ox = xlo; ox < xhi; ox++) {
-                            long i = base + (long)ox * s->stride;
-                            dwv += dyrow[ox] * x[i];
-                            if (dx)
-                                dx[i] += wv * dyrow[ox];
-                        }
-                    }
-                }
-                dwk[ky * k + kx] += dwv;
+#pragma omp parallel
+    {
+        float *ph = scratch + per_thread * (size_t)omp_get_thread_num();
+        float *dph = ph + g.phases;
+        float *dwide = dph + g.phases;
+        float *part = dwide + g.span_r;
+        /* Past each output row, and past span, the wide gradient stays 0. */
+        memset(dwide, 0, g.span_r * sizeof(float));
+#pragma omp for schedule(static)
+        for (int ch = 0; ch < c; ch++) {
+            const float *wk = weight + (size_t)ch * ldw;
+            memset(part, 0, (size_t)taps * DW_BLOCK * sizeof(float));
+            for (int img = 0; img < s->n; img++) {
+                size_t p = (size_t)img * c + ch;
+                phases_exchange(ph, (float *)(inp + p * in_plane), &g, 0);
+                const float *dy = dout + p * out_plane;
+                for (int oy = 0; oy < g.oh; oy++)
+                    memcpy(dwide + (size_t)oy * g.wq, dy + (size_t)oy * g.ow,
+                           sizeof(float) * g.ow);
+                if (dinp)
+                    memset(dph, 0, g.phases * sizeof(float));
+                taps_backward(part, dinp ? dph : NULL, dwide, ph, wk, &g);
+                if (dinp)
+                    phases_exchange(dph, dinp + p * in_plane, &g, 1);
+            }
+            float *dwk = dweight + (size_t)ch * ldw;
+            for (int t = 0; t < taps; t++) {
+                float sum = 0.0f;
+                for (int j = 0; j < DW_BLOCK; j++)
+                    sum += part[(size_t)t * DW_BLOCK + j];
+                dwk[t] += sum;
             }
         }
     }

@@ -2,18 +2,21 @@
  * conv2d_depthwise.h - direct kernel for depthwise convolutions
  * (cin == cout == groups), internal to the conv2d op: one k x k filter per
  * channel, stored with a row stride of wcin*k*k floats. Same contracts as
- * conv2d_forward and conv2d_backward; no scratch memory.
+ * conv2d_forward and conv2d_backward; scratch holds
+ * conv2d_depthwise_scratch_floats(s) floats per thread.
  */
 #ifndef MUTATORD_CONV2D_DEPTHWISE_H
 #define MUTATORD_CONV2D_DEPTHWISE_H
 
 #include "conv2d.h"
 
+size_t conv2d_depthwise_scratch_floats(const struct conv2d_shape *s);
+
 void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
-                              const struct conv2d_shape *s);
+                              const struct conv2d_shape *s, float *scratch);
 
 void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                                const float *inp, const float *weight,
-                               const struct conv2d_shape *s);
+                               const struct conv2d_shape *s, float *scratch);
 
 #endif
