@@ -29,10 +29,11 @@
 #include "im2col.h"
 #include "simd.h"
 
+#include <assert.h>
 #include <omp.h>
 #include <string.h>
 
-enum { DW_BLOCK = 16 };
+enum { DW_BLOCK = 16, DW_MAX_K = 11 };
 
 struct dw_geom {
     int k, s, pad, h, w, oh, ow;
@@ -41,6 +42,11 @@ struct dw_geom {
     size_t phases;     /* s*s planes plus the slack */
     size_t span;       /* wide output vector */
     size_t span_r;     /* span rounded up to DW_BLOCK */
+    size_t front;      /* zeros before the wide gradient: the largest
+                          window offset inside a phase */
+    size_t tap_off[DW_MAX_K * DW_MAX_K];  /* where tap (ky, kx) starts
+                                             reading in the phase planes */
+    size_t win_off[DW_MAX_K * DW_MAX_K];  /* its offset inside its phase */
 };
 
 static struct dw_geom dw_geom(const struct conv2d_shape *s)
@@ -59,7 +65,23 @@ static struct dw_geom dw_geom(const struct conv2d_shape *s)
     g.phases = (size_t)g.s * g.s * g.plane + DW_BLOCK;
     g.span = (size_t)(g.oh - 1) * g.wq + g.ow;
     g.span_r = (g.span + DW_BLOCK - 1) / DW_BLOCK * DW_BLOCK;
+    g.front = (size_t)((g.k - 1) / g.s) * g.wq + (size_t)((g.k - 1) / g.s);
+    assert(g.k <= DW_MAX_K);
+    for (int ky = 0; ky < g.k; ky++)
+        for (int kx = 0; kx < g.k; kx++) {
+            size_t t = (size_t)(ky * g.k + kx);
+            g.win_off[t] = (size_t)(ky / g.s) * g.wq + (size_t)(kx / g.s);
+            g.tap_off[t] = (size_t)((ky % g.s) * g.s + kx % g.s) * g.plane + g.win_off[t];
+        }
     return g;
+}
+
+/* Floats of the wide output, or of the wide output gradient with its
+ * zeros in front and behind (gathers read it from -front up to a block
+ * past the plane; span <= plane). */
+static size_t wide_floats(const struct dw_geom *g)
+{
+    return g->front + g->plane + DW_BLOCK;
 }
 
 /* Per thread: the phase planes, their gradient, the wide output (or its
@@ -67,24 +89,15 @@ static struct dw_geom dw_geom(const struct conv2d_shape *s)
 size_t conv2d_depthwise_scratch_floats(const struct conv2d_shape *s)
 {
     struct dw_geom g = dw_geom(s);
-    return 2 * g.phases + g.span_r + (size_t)g.k * g.k * DW_BLOCK;
-}
-
-/* Where tap (ky, kx) starts reading in the phase planes. */
-static size_t tap_offset(const struct dw_geom *g, int ky, int kx)
-{
-    return (size_t)((ky % g->s) * g->s + kx % g->s) * g->plane
-           + (size_t)(ky / g->s) * g->wq + (size_t)(kx / g->s);
+    return 2 * g.phases + wide_floats(&g) + (size_t)g.k * g.k * DW_BLOCK;
 }
 
 /* The pixels of a plane x (h, w) against their places in the phase
- * planes ph: copied in (ph = x, the padding set to 0 first), or, when
- * scatter, added back out (x += ph, the padding dropped); x is written
- * only when scatter. */
+ * planes ph: copied in (ph = x; the padding is not written, so the caller
+ * zeroes ph once per geometry), or, when scatter, added back out
+ * (x += ph, the padding dropped); x is written only when scatter. */
 static void phases_exchange(float *ph, float *x, const struct dw_geom *g, int scatter)
 {
-    if (!scatter)
-        memset(ph, 0, g->phases * sizeof(float));
     for (int py = 0; py < g->s; py++) {
         int alo, ahi;
         conv_valid_range(py, g->h, g->hq, g->s, g->pad, &alo, &ahi);
@@ -121,7 +134,7 @@ static void taps_forward(float *restrict wide, const float *restrict ph,
         for (int ky = 0; ky < g->k; ky++)
             for (int kx = 0; kx < g->k; kx++) {
                 const float wv = wk[ky * g->k + kx];
-                const float *src = ph + tap_offset(g, ky, kx) + i0;
+                const float *src = ph + g->tap_off[ky * g->k + kx] + i0;
                 for (int j = 0; j < DW_BLOCK; j++)
                     acc[j] += wv * src[j];
             }
@@ -129,31 +142,56 @@ static void taps_forward(float *restrict wide, const float *restrict ph,
     }
 }
 
-/* For every tap: part[tap] += the lanes of dwide . window, and
- * dph[window] += weight * dwide (when dph). */
+/* For every tap: part[tap] += the lanes of dwide . window. */
 SIMD_KERNEL
-static void taps_backward(float *restrict part, float *restrict dph, const float *restrict dwide,
-                          const float *restrict ph, const float *restrict wk,
-                          const struct dw_geom *g)
+static void taps_weight_grad(float *restrict part, const float *restrict dwide,
+                             const float *restrict ph, const struct dw_geom *g)
 {
-    for (int ky = 0; ky < g->k; ky++)
-        for (int kx = 0; kx < g->k; kx++) {
-            const int tap = ky * g->k + kx;
-            const size_t off = tap_offset(g, ky, kx);
-            const float *src = ph + off;
-            float lanes[DW_BLOCK];
-            memcpy(lanes, part + (size_t)tap * DW_BLOCK, sizeof lanes);
-            for (size_t i0 = 0; i0 < g->span_r; i0 += DW_BLOCK)
-                for (int j = 0; j < DW_BLOCK; j++)
-                    lanes[j] += dwide[i0 + j] * src[i0 + j];
-            memcpy(part + (size_t)tap * DW_BLOCK, lanes, sizeof lanes);
-            if (dph == NULL)
+    for (int tap = 0; tap < g->k * g->k; tap++) {
+        const float *src = ph + g->tap_off[tap];
+        float lanes[DW_BLOCK];
+        memcpy(lanes, part + (size_t)tap * DW_BLOCK, sizeof lanes);
+        for (size_t i0 = 0; i0 < g->span_r; i0 += DW_BLOCK)
+            for (int j = 0; j < DW_BLOCK; j++)
+                lanes[j] += dwide[i0 + j] * src[i0 + j];
+        memcpy(part + (size_t)tap * DW_BLOCK, lanes, sizeof lanes);
+    }
+}
+
+/* The gradient of the phase planes at the input's pixels: element i of
+ * phase (py, px) gathers weight * dwide[i - window offset] over the taps
+ * that read that phase. dwide is zero before its origin (front floats),
+ * past each row's ow outputs and past span. Only the range of a phase that
+ * holds pixels is computed; its last block may spill into the padding of
+ * the next phase or the slack, which nothing reads. */
+SIMD_KERNEL
+static void taps_input_grad(float *restrict dph, const float *restrict dwide,
+                            const float *restrict wk, const struct dw_geom *g)
+{
+    for (int py = 0; py < g->s; py++) {
+        int alo, ahi;
+        conv_valid_range(py, g->h, g->hq, g->s, g->pad, &alo, &ahi);
+        for (int px = 0; px < g->s; px++) {
+            int blo, bhi;
+            conv_valid_range(px, g->w, g->wq, g->s, g->pad, &blo, &bhi);
+            if (alo >= ahi || blo >= bhi)
                 continue;
-            const float wv = wk[tap];
-            float *dst = dph + off;
-            for (size_t i = 0; i < g->span_r; i++)
-                dst[i] += wv * dwide[i];
+            float *dst = dph + (size_t)(py * g->s + px) * g->plane;
+            const size_t lo = (size_t)alo * g->wq + (size_t)blo;
+            const size_t hi = (size_t)(ahi - 1) * g->wq + (size_t)bhi;
+            for (size_t i0 = lo; i0 < hi; i0 += DW_BLOCK) {
+                float acc[DW_BLOCK] = {0};
+                for (int ky = py; ky < g->k; ky += g->s)
+                    for (int kx = px; kx < g->k; kx += g->s) {
+                        const float wv = wk[ky * g->k + kx];
+                        const float *src = dwide + i0 - g->win_off[ky * g->k + kx];
+                        for (int j = 0; j < DW_BLOCK; j++)
+                            acc[j] += wv * src[j];
+                    }
+                memcpy(dst + i0, acc, sizeof acc);
+            }
         }
+    }
 }
 
 void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
@@ -167,6 +205,7 @@ void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
     {
         float *ph = scratch + per_thread * (size_t)omp_get_thread_num();
         float *wide = ph + 2 * g.phases;
+        memset(ph, 0, g.phases * sizeof(float));  /* the padding, for good */
 #pragma omp for schedule(static)
         for (size_t p = 0; p < planes; p++) {
             phases_exchange(ph, (float *)(inp + p * g.h * g.w), &g, 0);
@@ -192,10 +231,12 @@ void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
     {
         float *ph = scratch + per_thread * (size_t)omp_get_thread_num();
         float *dph = ph + g.phases;
-        float *dwide = dph + g.phases;
-        float *part = dwide + g.span_r;
-        /* Past each output row, and past span, the wide gradient stays 0. */
-        memset(dwide, 0, g.span_r * sizeof(float));
+        float *dwide = dph + g.phases + g.front;
+        float *part = dwide - g.front + wide_floats(&g);
+        /* The padding of the phases, and the wide gradient outside its
+         * outputs, stay 0 for the whole call. */
+        memset(ph, 0, g.phases * sizeof(float));
+        memset(dwide - g.front, 0, wide_floats(&g) * sizeof(float));
 #pragma omp for schedule(static)
         for (int ch = 0; ch < c; ch++) {
             const float *wk = weight + (size_t)ch * ldw;
@@ -207,11 +248,11 @@ void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                 for (int oy = 0; oy < g.oh; oy++)
                     memcpy(dwide + (size_t)oy * g.wq, dy + (size_t)oy * g.ow,
                            sizeof(float) * g.ow);
-                if (dinp)
-                    memset(dph, 0, g.phases * sizeof(float));
-                taps_backward(part, dinp ? dph : NULL, dwide, ph, wk, &g);
-                if (dinp)
+                taps_weight_grad(part, dwide, ph, &g);
+                if (dinp) {
+                    taps_input_grad(dph, dwide, wk, &g);
                     phases_exchange(dph, dinp + p * in_plane, &g, 1);
+                }
             }
             float *dwk = dweight + (size_t)ch * ldw;
             for (int t = 0; t < taps; t++) {
