@@ -2,7 +2,7 @@
  * batchnorm.c - batch normalisation.
  *
  * Statistics are summed in double across images (each image's plane in
- * float lanes), mean first and then squared deviations (two passes), so
+ * float lanes, see below), mean first and then squared deviations (two passes), so
  * that a channel of large mean loses no precision. The ReLU that follows
  * most BNs is fused into both passes when the shape asks for it.
  */
@@ -13,30 +13,44 @@
 #include <math.h>
 #include <stddef.h>
 
-/* Lanes: the per-image sums below are taken in BN_LANES independent float
- * partials (a loop the compiler vectorises without reassociating), added in
- * lane order into a double; images are then summed in image order. The
- * bits depend on neither the thread count nor the vector width. */
+/* Lanes: the sums below are taken in BN_LANES independent float partials
+ * per image plane (a loop the compiler vectorises without reassociating;
+ * the tail of a plane goes to the first lanes), flushed into BN_LANES
+ * double partials at the end of each plane, which are added in lane order
+ * once per channel. The bits depend on neither the thread count nor the
+ * vector width. */
 enum { BN_LANES = 16 };
 
+static inline __attribute__((always_inline)) void lanes_flush(double *restrict acc,
+                                                              const float *restrict lane)
+{
+    for (int j = 0; j < BN_LANES; j++)
+        acc[j] += (double)lane[j];
+}
+
+static double lanes_total(const double *acc)
+{
+    double sum = 0.0;
+    for (int j = 0; j < BN_LANES; j++)
+        sum += acc[j];
+    return sum;
+}
+
 SIMD_KERNEL
-static double plane_sum(const float *restrict x, int hw)
+static void plane_sum(double *restrict acc, const float *restrict x, int hw)
 {
     float lane[BN_LANES] = {0};
     int i = 0;
     for (; i + BN_LANES <= hw; i += BN_LANES)
         for (int j = 0; j < BN_LANES; j++)
             lane[j] += x[i + j];
-    double sum = 0.0;
-    for (int j = 0; j < BN_LANES; j++)
-        sum += (double)lane[j];
-    for (; i < hw; i++)
-        sum += (double)x[i];
-    return sum;
+    for (int j = 0; i + j < hw; j++)
+        lane[j] += x[i + j];
+    lanes_flush(acc, lane);
 }
 
 SIMD_KERNEL
-static double plane_sqdev(const float *restrict x, int hw, float m)
+static void plane_sqdev(double *restrict acc, const float *restrict x, int hw, float m)
 {
     float lane[BN_LANES] = {0};
     int i = 0;
@@ -45,14 +59,11 @@ static double plane_sqdev(const float *restrict x, int hw, float m)
             float d = x[i + j] - m;
             lane[j] += d * d;
         }
-    double sum = 0.0;
-    for (int j = 0; j < BN_LANES; j++)
-        sum += (double)lane[j];
-    for (; i < hw; i++) {
-        float d = x[i] - m;
-        sum += (double)(d * d);
+    for (int j = 0; i + j < hw; j++) {
+        float d = x[i + j] - m;
+        lane[j] += d * d;
     }
-    return sum;
+    lanes_flush(acc, lane);
 }
 
 /* y = x * scale + shift, then ReLU when relu. */
@@ -82,14 +93,14 @@ void batchnorm_forward_train(float *out, float *mean, float *var,
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < s->c; ch++) {
         const float *x0 = inp + (size_t)ch * s->hw;
-        double sum = 0.0;
+        double acc[BN_LANES] = {0};
         for (int img = 0; img < s->n; img++)
-            sum += plane_sum(x0 + img * chw, s->hw);
-        const double m = sum / count;
-        double ss = 0.0;
+            plane_sum(acc, x0 + img * chw, s->hw);
+        const double m = lanes_total(acc) / count;
+        double acc2[BN_LANES] = {0};
         for (int img = 0; img < s->n; img++)
-            ss += plane_sqdev(x0 + img * chw, s->hw, (float)m);
-        const double v = ss / count;
+            plane_sqdev(acc2, x0 + img * chw, s->hw, (float)m);
+        const double v = lanes_total(acc2) / count;
         mean[ch] = (float)m;
         var[ch] = (float)v;
         const float scale = gamma[ch] / sqrtf((float)v + eps);
@@ -110,10 +121,10 @@ static inline __attribute__((always_inline)) float through_relu(const float *dy,
     return !mask || out[i] > 0.0f ? dy[i] : 0.0f;
 }
 
-/* Per image: sum of dy and of dy * (x - m), in lanes. */
+/* Per image: lanes of dy and of dy * (x - m). */
 static inline __attribute__((always_inline)) void
-grad_sums(double *sum_dy, double *sum_dy_xm, const float *restrict dy, const float *restrict x,
-          const float *restrict out, int hw, float m, int mask)
+grad_sums(double *restrict acc_dy, double *restrict acc_dy_xm, const float *restrict dy,
+          const float *restrict x, const float *restrict out, int hw, float m, int mask)
 {
     float a[BN_LANES] = {0}, b[BN_LANES] = {0};
     int i = 0;
@@ -123,28 +134,23 @@ grad_sums(double *sum_dy, double *sum_dy_xm, const float *restrict dy, const flo
             a[j] += g;
             b[j] += g * (x[i + j] - m);
         }
-    double sa = 0.0, sb = 0.0;
-    for (int j = 0; j < BN_LANES; j++) {
-        sa += (double)a[j];
-        sb += (double)b[j];
+    for (int j = 0; i + j < hw; j++) {
+        float g = through_relu(dy, out, (size_t)(i + j), mask);
+        a[j] += g;
+        b[j] += g * (x[i + j] - m);
     }
-    for (; i < hw; i++) {
-        float g = through_relu(dy, out, (size_t)i, mask);
-        sa += (double)g;
-        sb += (double)(g * (x[i] - m));
-    }
-    *sum_dy += sa;
-    *sum_dy_xm += sb;
+    lanes_flush(acc_dy, a);
+    lanes_flush(acc_dy_xm, b);
 }
 
 SIMD_KERNEL
-static void plane_grad_sums(double *sum_dy, double *sum_dy_xm, const float *dy, const float *x,
+static void plane_grad_sums(double *acc_dy, double *acc_dy_xm, const float *dy, const float *x,
                             const float *out, int hw, float m)
 {
     if (out)
-        grad_sums(sum_dy, sum_dy_xm, dy, x, out, hw, m, 1);
+        grad_sums(acc_dy, acc_dy_xm, dy, x, out, hw, m, 1);
     else
-        grad_sums(sum_dy, sum_dy_xm, dy, x, out, hw, m, 0);
+        grad_sums(acc_dy, acc_dy_xm, dy, x, out, hw, m, 0);
 }
 
 /* dx += k * (dy - mean_dy) - c * (x - m) */
@@ -181,11 +187,12 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
         const size_t at = (size_t)ch * s->hw;
         const float m = mean[ch];
         const float rstd = 1.0f / sqrtf(var[ch] + eps);
-        double sum_dy = 0.0, sum_dy_xm = 0.0;
+        double acc_dy[BN_LANES] = {0}, acc_dy_xm[BN_LANES] = {0};
         for (int img = 0; img < s->n; img++)
-            plane_grad_sums(&sum_dy, &sum_dy_xm, dout + img * chw + at, inp + img * chw + at,
+            plane_grad_sums(acc_dy, acc_dy_xm, dout + img * chw + at, inp + img * chw + at,
                             mask ? mask + img * chw + at : NULL, s->hw, m);
-        const double sum_dy_xhat = sum_dy_xm * (double)rstd;
+        const double sum_dy = lanes_total(acc_dy);
+        const double sum_dy_xhat = lanes_total(acc_dy_xm) * (double)rstd;
         dgamma[ch] += (float)sum_dy_xhat;
         dbeta[ch] += (float)sum_dy;
         if (dinp == NULL)
