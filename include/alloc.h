@@ -11,6 +11,10 @@
  * memory is exhausted or n*sizeof(float) overflows. Free with floats_free. */
 float *floats_alloc(size_t n);
 
+/* p[0, n) = 0, split over the threads when n is large (a lone thread
+ * clearing activation gradients would hold the others up). */
+void floats_zero(float *p, size_t n);
+
 /* Releases a buffer from floats_alloc; NULL is accepted. */
 void floats_free(float *p);
 

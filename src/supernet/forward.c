@@ -321,8 +321,7 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
 static void zero_grads(const struct cell_run *r)
 {
     for (int s = 1; s < r->g->nslots; s++)
-        memset(dslot(r, s), 0,
-               (size_t)r->n * (size_t)slot_channels(r, s) * slot_hw(r, s) * sizeof(float));
+        floats_zero(dslot(r, s), (size_t)r->n * (size_t)slot_channels(r, s) * slot_hw(r, s));
 }
 
 void supernet_backward(struct supernet *sn, const float *dlogits)

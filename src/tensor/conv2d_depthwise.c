@@ -47,6 +47,11 @@ struct dw_geom {
     size_t tap_off[DW_MAX_K * DW_MAX_K];  /* where tap (ky, kx) starts
                                              reading in the phase planes */
     size_t win_off[DW_MAX_K * DW_MAX_K];  /* its offset inside its phase */
+    int alo[DW_MAX_K], ahi[DW_MAX_K];     /* per phase row py: the phase
+                                             rows [alo, ahi) that hold
+                                             pixels */
+    int blo[DW_MAX_K], bhi[DW_MAX_K];     /* per phase column px: the same
+                                             for columns */
 };
 
 static struct dw_geom dw_geom(const struct conv2d_shape *s)
@@ -66,7 +71,11 @@ static struct dw_geom dw_geom(const struct conv2d_shape *s)
     g.span = (size_t)(g.oh - 1) * g.wq + g.ow;
     g.span_r = (g.span + DW_BLOCK - 1) / DW_BLOCK * DW_BLOCK;
     g.front = (size_t)((g.k - 1) / g.s) * g.wq + (size_t)((g.k - 1) / g.s);
-    assert(g.k <= DW_MAX_K);
+    assert(g.k <= DW_MAX_K && g.s <= DW_MAX_K);
+    for (int p = 0; p < g.s; p++) {
+        conv_valid_range(p, g.h, g.hq, g.s, g.pad, &g.alo[p], &g.ahi[p]);
+        conv_valid_range(p, g.w, g.wq, g.s, g.pad, &g.blo[p], &g.bhi[p]);
+    }
     for (int ky = 0; ky < g.k; ky++)
         for (int kx = 0; kx < g.k; kx++) {
             size_t t = (size_t)(ky * g.k + kx);
@@ -99,29 +108,39 @@ size_t conv2d_depthwise_scratch_floats(const struct conv2d_shape *s)
 static void phases_exchange(float *ph, float *x, const struct dw_geom *g, int scatter)
 {
     for (int py = 0; py < g->s; py++) {
-        int alo, ahi;
-        conv_valid_range(py, g->h, g->hq, g->s, g->pad, &alo, &ahi);
+        const int alo = g->alo[py], ahi = g->ahi[py];
         for (int px = 0; px < g->s; px++) {
-            int blo, bhi;
-            conv_valid_range(px, g->w, g->wq, g->s, g->pad, &blo, &bhi);
-            float *p = ph + (size_t)(py * g->s + px) * g->plane;
+            const int blo = g->blo[px], bhi = g->bhi[px], s = g->s;
+            float *p = ph + (size_t)(py * s + px) * g->plane;
             for (int a = alo; a < ahi; a++) {
-                float *xr = x + (size_t)(a * g->s + py - g->pad) * g->w + px - g->pad;
+                float *xr = x + (size_t)(a * s + py - g->pad) * g->w + px - g->pad;
                 float *pr = p + (size_t)a * g->wq;
-                if (g->s == 1 && scatter)  /* unit stride: vectorised */
+                /* Rows are short: plain loops, unit stride vectorised. */
+                if (s == 1 && scatter)
                     for (int b = blo; b < bhi; b++)
                         xr[b] += pr[b];
-                else if (g->s == 1)
-                    memcpy(pr + blo, xr + blo, sizeof(float) * (size_t)(bhi - blo));
+                else if (s == 1)
+                    for (int b = blo; b < bhi; b++)
+                        pr[b] = xr[b];
                 else if (scatter)
                     for (int b = blo; b < bhi; b++)
-                        xr[b * g->s] += pr[b];
+                        xr[b * s] += pr[b];
                 else
                     for (int b = blo; b < bhi; b++)
-                        pr[b] = xr[b * g->s];
+                        pr[b] = xr[b * s];
             }
         }
     }
+}
+
+/* Rows of a plane between its compact layout (width ow) and its wide one
+ * (width wq): dst row r = src row r, rows of ow floats. */
+static void rows_copy(float *restrict dst, size_t ld_dst, const float *restrict src, size_t ld_src,
+                      int rows, int cols)
+{
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++)
+            dst[(size_t)r * ld_dst + (size_t)c] = src[(size_t)r * ld_src + (size_t)c];
 }
 
 /* wide[0, span_r) = sum over taps of weight * the tap's window. */
@@ -169,11 +188,9 @@ static void taps_input_grad(float *restrict dph, const float *restrict dwide,
                             const float *restrict wk, const struct dw_geom *g)
 {
     for (int py = 0; py < g->s; py++) {
-        int alo, ahi;
-        conv_valid_range(py, g->h, g->hq, g->s, g->pad, &alo, &ahi);
+        const int alo = g->alo[py], ahi = g->ahi[py];
         for (int px = 0; px < g->s; px++) {
-            int blo, bhi;
-            conv_valid_range(px, g->w, g->wq, g->s, g->pad, &blo, &bhi);
+            const int blo = g->blo[px], bhi = g->bhi[px];
             if (alo >= ahi || blo >= bhi)
                 continue;
             float *dst = dph + (size_t)(py * g->s + px) * g->plane;
@@ -210,9 +227,7 @@ void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
         for (size_t p = 0; p < planes; p++) {
             phases_exchange(ph, (float *)(inp + p * g.h * g.w), &g, 0);
             taps_forward(wide, ph, weight + (p % (size_t)s->cin) * ldw, &g);
-            float *y = out + p * g.oh * g.ow;
-            for (int oy = 0; oy < g.oh; oy++)
-                memcpy(y + (size_t)oy * g.ow, wide + (size_t)oy * g.wq, sizeof(float) * g.ow);
+            rows_copy(out + p * g.oh * g.ow, (size_t)g.ow, wide, (size_t)g.wq, g.oh, g.ow);
         }
     }
 }
@@ -244,10 +259,7 @@ void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
             for (int img = 0; img < s->n; img++) {
                 size_t p = (size_t)img * c + ch;
                 phases_exchange(ph, (float *)(inp + p * in_plane), &g, 0);
-                const float *dy = dout + p * out_plane;
-                for (int oy = 0; oy < g.oh; oy++)
-                    memcpy(dwide + (size_t)oy * g.wq, dy + (size_t)oy * g.ow,
-                           sizeof(float) * g.ow);
+                rows_copy(dwide, (size_t)g.wq, dout + p * out_plane, (size_t)g.ow, g.oh, g.ow);
                 taps_weight_grad(part, dwide, ph, &g);
                 if (dinp) {
                     taps_input_grad(dph, dwide, wk, &g);
