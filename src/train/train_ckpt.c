@@ -11,55 +11,21 @@
  * The random state is not stored: every stream is derived from the seed
  * and the counters above (train.h).
  */
-#include <dirent.h>
-#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
 #include "ckpt_io.h"
-#include "log.h"
+#include "ckpt_series.h"
 #include "trainer_state.h"
 
 static const char magic[8] = {'M', 'T', 'D', 'T', 'R', 'A', 'I', 'N'};
 #define VERSION 1
-#define MAX_CKPTS 4096
-
-static void ckpt_path(const struct trainer *t, long step, char *buf, size_t size)
-{
-    snprintf(buf, size, "%s/train-%010ld.ckpt", t->run_dir, step);
-}
-
-/* Global steps of the checkpoints in the run directory, newest first. */
-static int list_ckpts(const struct trainer *t, long *steps, int max)
-{
-    DIR *dir = opendir(t->run_dir);
-    if (dir == NULL)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(dir)) != NULL && n < max) {
-        long step;
-        char tail[8];
-        if (sscanf(e->d_name, "train-%ld.%7s", &step, tail) == 2 && strcmp(tail, "ckpt") == 0 &&
-            strlen(e->d_name) == strlen("train-0000000000.ckpt"))
-            steps[n++] = step;
-    }
-    closedir(dir);
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && steps[j] > steps[j - 1]; j--) {
-            long x = steps[j];
-            steps[j] = steps[j - 1];
-            steps[j - 1] = x;
-        }
-    return n;
-}
+#define PREFIX "train"
 
 enum mtd_status train_ckpt_save(struct trainer *t, struct mtd_error *err)
 {
-    char path[PATH_MAX + 32];
-    ckpt_path(t, t->global_step, path, sizeof path);
+    char path[PATH_MAX + 64];
+    ckpt_series_path(t->run_dir, PREFIX, t->global_step, path, sizeof path);
     struct ckpt_writer *w;
     enum mtd_status st = ckpt_writer_open(&w, path, magic, VERSION, err);
     if (st != MTD_OK)
@@ -82,30 +48,13 @@ enum mtd_status train_ckpt_save(struct trainer *t, struct mtd_error *err)
     ckpt_write(w, supernet_buffers(t->sn), m * sizeof(float));
     if ((st = ckpt_writer_commit(w, err)) != MTD_OK)
         return st;
-    long steps[MAX_CKPTS];
-    int count = list_ckpts(t, steps, MAX_CKPTS);
-    for (int i = t->cfg.keep_checkpoints; i < count; i++) {
-        char old[PATH_MAX + 32];
-        ckpt_path(t, steps[i], old, sizeof old);
-        if (unlink(old) != 0 && errno != ENOENT)
-            log_msg(LOG_WARN, "%s: cannot remove an old checkpoint: %s", old, strerror(errno));
-    }
+    ckpt_series_prune(t->run_dir, PREFIX, t->cfg.keep_checkpoints);
     return MTD_OK;
 }
 
-/* A stored setting that must equal the config's. */
-static enum mtd_status expect_same(const char *path, const char *what, uint64_t stored,
-                                   uint64_t now, struct mtd_error *err)
+static enum mtd_status load(void *ctx, const char *path, struct mtd_error *err)
 {
-    if (stored == now)
-        return MTD_OK;
-    return mtd_error_set(err, MTD_ERR_CONFIG, "%s: written by a training with %s = %llu, the "
-                         "config now gives %llu (use another run directory, or --fresh)",
-                         path, what, (unsigned long long)stored, (unsigned long long)now);
-}
-
-static enum mtd_status load(struct trainer *t, const char *path, struct mtd_error *err)
-{
+    struct trainer *t = ctx;
     struct ckpt_reader r;
     enum mtd_status st = ckpt_reader_open(&r, path, magic, VERSION, err);
     if (st != MTD_OK)
@@ -125,11 +74,11 @@ static enum mtd_status load(struct trainer *t, const char *path, struct mtd_erro
                            "directory, or --fresh)", path);
         goto out;
     }
-    if ((st = expect_same(path, "train.seed", seed, t->cfg.seed, err)) != MTD_OK ||
-        (st = expect_same(path, "train.batch_size", batch, (uint64_t)t->cfg.batch_size, err)) != MTD_OK ||
-        (st = expect_same(path, "train.epochs", epochs, (uint64_t)t->cfg.epochs, err)) != MTD_OK ||
-        (st = expect_same(path, "train.sampler", sampler, (uint64_t)t->cfg.sampler, err)) != MTD_OK ||
-        (st = expect_same(path, "data.train_images", train, (uint64_t)t->train.count, err)) != MTD_OK)
+    if ((st = ckpt_expect_same(path, "train.seed", seed, t->cfg.seed, err)) != MTD_OK ||
+        (st = ckpt_expect_same(path, "train.batch_size", batch, (uint64_t)t->cfg.batch_size, err)) != MTD_OK ||
+        (st = ckpt_expect_same(path, "train.epochs", epochs, (uint64_t)t->cfg.epochs, err)) != MTD_OK ||
+        (st = ckpt_expect_same(path, "train.sampler", sampler, (uint64_t)t->cfg.sampler, err)) != MTD_OK ||
+        (st = ckpt_expect_same(path, "data.train_images", train, (uint64_t)t->train.count, err)) != MTD_OK)
         goto out;
     if (epoch > epochs || (long)step >= t->steps_per_epoch || done > 1 ||
         (long)global != (long)epoch * t->steps_per_epoch + (long)step) {
@@ -158,28 +107,5 @@ out:
 
 enum mtd_status train_ckpt_load_newest(struct trainer *t, int *found, struct mtd_error *err)
 {
-    long steps[MAX_CKPTS];
-    int count = list_ckpts(t, steps, MAX_CKPTS);
-    *found = 0;
-    for (int i = 0; i < count; i++) {
-        char path[PATH_MAX + 32];
-        ckpt_path(t, steps[i], path, sizeof path);
-        struct mtd_error e = {0};
-        enum mtd_status st = load(t, path, &e);
-        if (st == MTD_OK) {
-            *found = 1;
-            return MTD_OK;
-        }
-        if (st == MTD_ERR_CONFIG || st == MTD_ERR_NOMEM) {
-            *err = e;
-            return st;
-        }
-        /* Damage is caught by the checksum before anything is restored;
-         * a later inconsistency is overwritten by the next one loaded. */
-        log_msg(LOG_WARN, "%s; trying the one before", e.msg);
-    }
-    if (count > 0)
-        return mtd_error_set(err, MTD_ERR_DATA, "%s: no valid training checkpoint among %d "
-                             "(see the messages above)", t->run_dir, count);
-    return MTD_OK;
+    return ckpt_series_load_newest(t->run_dir, PREFIX, "training", load, t, found, err);
 }
