@@ -18,6 +18,7 @@
 #define MUTATORD_CKPT_IO_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "status.h"
@@ -30,6 +31,12 @@ struct ckpt_writer;
 
 enum mtd_status ckpt_writer_open(struct ckpt_writer **out, const char *path, const char magic[8],
                                  uint32_t version, struct mtd_error *err);
+/* The same atomic replacement for a text file (status, tables, reports):
+ * no header and no checksum; the caller prints to *stream (write errors
+ * are caught at commit), then commits or aborts. Created 0644. */
+enum mtd_status text_writer_open(struct ckpt_writer **out, const char *path, FILE **stream,
+                                 struct mtd_error *err);
+
 /* Appends n bytes; a failure is remembered and reported by commit. */
 void ckpt_write(struct ckpt_writer *w, const void *p, size_t n);
 void ckpt_write_u32(struct ckpt_writer *w, uint32_t v);

@@ -47,6 +47,12 @@ enum mtd_status conf_get_bool(const config_setting_t *s, const char *key, int re
 enum mtd_status conf_get_string(const config_setting_t *s, const char *key, int required,
                                 const char **out, struct mtd_error *err);
 
+/* A string key that must be one of names[0, count): its index in *out
+ * (left alone when the key is absent). */
+enum mtd_status conf_get_enum(const config_setting_t *s, const char *key,
+                              const char *const *names, int count, int *out,
+                              struct mtd_error *err);
+
 /* Group `key` of s: required, or NULL in *out when optional and absent. */
 enum mtd_status conf_get_group(const config_setting_t *s, const char *key, int required,
                                const config_setting_t **out, struct mtd_error *err);

@@ -1,7 +1,7 @@
 /*
- * mutatord.c - the search daemon's entry point: reads the config, and
- * trains the supernet in the run directory (resuming from its newest
- * checkpoint). The search phase arrives with a later version.
+ * mutatord.c - the search daemon's entry point: reads the config, trains
+ * the supernet in the run directory, then runs the evolutionary search on
+ * it; each phase resumes from its newest checkpoint.
  */
 #include <errno.h>
 #include <limits.h>
@@ -18,6 +18,7 @@
 #include "data.h"
 #include "log.h"
 #include "parallel.h"
+#include "search.h"
 #include "search_space.h"
 #include "space_report.h"
 #include "train.h"
@@ -49,7 +50,7 @@ static const struct cli_program program = {
 
 /* The sections of a config this version reads. */
 static const char *const top_keys[] = {"plugins", "supernet", "mutators", "data", "train",
-                                       "run_dir", "threads", NULL};
+                                       "search", "run_dir", "threads", NULL};
 
 static volatile sig_atomic_t stop_requested;
 
@@ -99,18 +100,20 @@ struct job {
     config_t cfg;
     struct data_config data_cfg;
     struct train_config train_cfg;
+    struct search_config search_cfg;
     const char *run_dir;
     int threads;
     struct search_space *ss;
     struct data data;
     struct trainer *trainer;
+    struct search *search;
     FILE *log;
 };
 
 static enum mtd_status read_config(struct job *j, const struct cli_args *args,
                                    struct mtd_error *err)
 {
-    const config_setting_t *root, *data = NULL, *train = NULL;
+    const config_setting_t *root, *data = NULL, *train = NULL, *search = NULL;
     long long threads = 0;
     j->run_dir = "run";
     enum mtd_status st;
@@ -122,6 +125,8 @@ static enum mtd_status read_config(struct job *j, const struct cli_args *args,
         (st = conf_get_int(root, "threads", 0, 0, 1024, &threads, err)) != MTD_OK ||
         (st = conf_get_group(root, "data", 0, &data, err)) != MTD_OK ||
         (st = conf_get_group(root, "train", 0, &train, err)) != MTD_OK ||
+        (st = conf_get_group(root, "search", 0, &search, err)) != MTD_OK ||
+        (st = search_config_parse(search, &j->search_cfg, err)) != MTD_OK ||
         (st = data_config_parse(data, &j->data_cfg, err)) != MTD_OK ||
         (st = train_config_parse(train, &j->train_cfg, err)) != MTD_OK)
         return st;
@@ -163,10 +168,32 @@ static enum mtd_status train(struct job *j, struct mtd_error *err)
     if (!trainer_done(j->trainer))
         log_msg(LOG_INFO, "stopped at global step %ld; the same command continues from there",
                 trainer_global_step(j->trainer));
-    else
-        log_msg(LOG_INFO, "supernet trained (%s); the search phase arrives in a later version",
-                j->run_dir);
     return MTD_OK;
+}
+
+static enum mtd_status search(struct job *j, struct mtd_error *err)
+{
+    struct data_split calib = data_split(&j->data, SPLIT_CALIB);
+    struct data_split val = data_split(&j->data, SPLIT_VAL);
+    struct search_eval_ctx ctx = {.ss = j->ss, .d = &j->data, .calib = &calib, .val = &val,
+                                  .batch = j->search_cfg.batch_size};
+    enum mtd_status st = search_create(&j->search, j->ss, &j->search_cfg, search_score_accuracy,
+                                       &ctx, j->run_dir, err);
+    int resumed;
+    if (st == MTD_OK)
+        st = search_resume(j->search, &resumed, err);
+    if (st == MTD_OK)
+        st = search_run(j->search, &stop_requested, -1, err);
+    if (st == MTD_OK && !search_done(j->search)) {
+        struct search_progress p;
+        search_get_progress(j->search, &p);
+        log_msg(LOG_INFO, "stopped in generation %d/%d at candidate %d; the same command "
+                "continues from there", p.generation + 1, p.generations, p.candidate);
+    } else if (st == MTD_OK) {
+        log_msg(LOG_INFO, "results in %s: best/, history.csv, pareto.svg, status.json",
+                j->run_dir);
+    }
+    return st;
 }
 
 int main(int argc, char **argv)
@@ -185,6 +212,8 @@ int main(int argc, char **argv)
     } else if (st == MTD_OK) {
         parallel_init(j.threads);
         st = train(&j, &err);
+        if (st == MTD_OK && trainer_done(j.trainer) && !stop_requested)
+            st = search(&j, &err);
     }
     if (st != MTD_OK) {
         if (j.log != NULL)
@@ -192,6 +221,7 @@ int main(int argc, char **argv)
         else
             fprintf(stderr, "mutatord: %s\n", err.msg);
     }
+    search_free(j.search);
     trainer_free(j.trainer);
     data_free(&j.data);
     search_space_free(j.ss);

@@ -157,3 +157,10 @@ float *random_floats(size_t n, uint64_t seed, float std)
     rng_fill_normal(&rng, x, (long)n, 0.0f, std);
     return x;
 }
+
+void remove_tree(const char *dir)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}

@@ -35,6 +35,9 @@ void assert_close(const float *got, const float *want, size_t n, double atol,
 /* Fails unless every value of x[0..n) is exactly 0 (untouched storage). */
 void assert_all_zero(const float *x, size_t n, const char *what);
 
+/* rm -rf dir (temporary directories of the tests). */
+void remove_tree(const char *dir);
+
 /* A zeroed buffer of n floats filled with normal values of seed `seed`. */
 float *random_floats(size_t n, uint64_t seed, float std);
 

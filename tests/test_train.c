@@ -396,13 +396,6 @@ static void run_close(struct run *r)
     config_destroy(&r->cfg);
 }
 
-static void remove_dir(const char *dir)
-{
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
-}
-
 /* Trains uninterrupted in one directory, and in another with stops after
  * each of `stops` steps of a run (a new process each time: everything is
  * rebuilt and resumed from the checkpoint); compares the final state. */
@@ -441,9 +434,9 @@ static void expect_exact_resume(const char *mutators, const char *train, const l
     assert_memory_not_equal(supernet_weights(search_space_supernet(fresh.ss)),
                             supernet_weights(sa), n * sizeof(float));
     run_close(&fresh);
-    remove_dir(a.dir);
-    remove_dir(b.dir);
-    remove_dir(fresh.dir);
+    remove_tree(a.dir);
+    remove_tree(b.dir);
+    remove_tree(fresh.dir);
     run_close(&a);
     run_close(&b);
 }
@@ -508,7 +501,7 @@ static void test_training_learns(void **state)
     assert_int_equal(evaluate_arch(sn, &r.data, &calib, &val, 100, &acc, &err), MTD_OK);
     if (acc < 0.35)
         fail_msg("validation accuracy %.3f after 2 epochs", acc);
-    remove_dir(r.dir);
+    remove_tree(r.dir);
     run_close(&r);
 }
 
@@ -539,7 +532,7 @@ static void test_damaged_checkpoint_falls_back(void **state)
     assert_int_equal(trainer_resume(r.t, &resumed, &err), MTD_ERR_CONFIG);
     assert_non_null(strstr(err.msg, "train.batch_size = 32, the config now gives 16"));
     run_close(&r);
-    remove_dir(r.dir);
+    remove_tree(r.dir);
 }
 
 int main(void)

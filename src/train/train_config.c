@@ -17,27 +17,6 @@ const char *train_sampler_name(enum train_sampler s)
     return s >= 0 && s < SAMPLER_COUNT ? sampler_names[s] : "unknown";
 }
 
-static enum mtd_status get_name(const config_setting_t *s, const char *key,
-                                const char *const *names, int count, int *out,
-                                struct mtd_error *err)
-{
-    const char *v = NULL;
-    enum mtd_status st = conf_get_string(s, key, 0, &v, err);
-    if (st != MTD_OK || v == NULL)
-        return st;
-    for (int i = 0; i < count; i++)
-        if (strcmp(v, names[i]) == 0) {
-            *out = i;
-            return MTD_OK;
-        }
-    char list[128] = "";
-    for (int i = 0; i < count; i++)
-        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
-                 names[i]);
-    return conf_error(err, conf_child(s, key), "unknown value \"%s\" (expected one of %s)", v,
-                      list);
-}
-
 static enum mtd_status parse_optimizer(const config_setting_t *o, struct train_config *cfg,
                                        struct mtd_error *err)
 {
@@ -67,7 +46,7 @@ static enum mtd_status parse_schedule(const config_setting_t *s, struct train_co
     int type = (int)cfg->schedule;
     enum mtd_status st;
     if ((st = conf_check_keys(s, keys, err)) != MTD_OK ||
-        (st = get_name(s, "type", schedule_names, SCHEDULE_COUNT, &type, err)) != MTD_OK ||
+        (st = conf_get_enum(s, "type", schedule_names, SCHEDULE_COUNT, &type, err)) != MTD_OK ||
         (st = conf_get_double(s, "warmup_epochs", 0, 0.0, 1e4, &cfg->warmup_epochs, err)) != MTD_OK ||
         (st = conf_get_double(s, "min_lr", 0, 0.0, 100.0, &cfg->min_lr, err)) != MTD_OK ||
         (st = conf_get_double(s, "power", 0, 0.0, 100.0, &cfg->power, err)) != MTD_OK)
@@ -105,7 +84,7 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
             (st = conf_get_int(train, "epochs", 0, 1, 100000, &epochs, err)) != MTD_OK ||
             (st = conf_get_int(train, "batch_size", 0, 2, 65536, &batch, err)) != MTD_OK ||
             (st = conf_get_int(train, "seed", 0, 0, INT64_MAX, &seed, err)) != MTD_OK ||
-            (st = get_name(train, "sampler", sampler_names, SAMPLER_COUNT, &sampler, err)) != MTD_OK ||
+            (st = conf_get_enum(train, "sampler", sampler_names, SAMPLER_COUNT, &sampler, err)) != MTD_OK ||
             (st = conf_get_int(train, "random", 0, 0, 64, &random, err)) != MTD_OK ||
             (st = conf_get_bool(train, "distill", 0, &cfg->distill, err)) != MTD_OK ||
             (st = conf_get_double(train, "temperature", 0, 0.01, 100.0, &temperature, err)) != MTD_OK ||

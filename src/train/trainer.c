@@ -245,7 +245,7 @@ static enum mtd_status report_random(struct trainer *t, struct mtd_error *err)
     rng_seed(&rng, rng_derive(t->cfg.seed, STREAM_REPORT));
     double sum = 0.0, lo = 1.0, hi = 0.0;
     struct progress bar;
-    progress_begin(&bar, "random subnets", t->cfg.report_random, 1);
+    progress_begin(&bar, "random subnets", t->cfg.report_random, (t->cfg.report_random + 3) / 4);
     for (int i = 0; i < t->cfg.report_random; i++) {
         double acc;
         enum mtd_status st = validate_one(t, SAMPLE_RANDOM, &rng, &acc, err);

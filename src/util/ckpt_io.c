@@ -23,6 +23,7 @@ struct ckpt_writer {
     char tmp[PATH_MAX + 8];
     uLong crc;
     int failed_errno;     /* first write failure, 0 if none */
+    int text;             /* a text file: no header, no checksum */
 };
 
 static enum mtd_status writer_fail(struct ckpt_writer *w, const char *step, int e,
@@ -37,8 +38,8 @@ static enum mtd_status writer_fail(struct ckpt_writer *w, const char *step, int 
     return st;
 }
 
-enum mtd_status ckpt_writer_open(struct ckpt_writer **out, const char *path, const char magic[8],
-                                 uint32_t version, struct mtd_error *err)
+static enum mtd_status writer_open(struct ckpt_writer **out, const char *path, int mode,
+                                   struct mtd_error *err)
 {
     *out = NULL;
     struct ckpt_writer *w = calloc(1, sizeof *w);
@@ -53,7 +54,7 @@ enum mtd_status ckpt_writer_open(struct ckpt_writer **out, const char *path, con
     /* A stale temp file from a crash is ours to replace; a symlink there is
      * refused by O_NOFOLLOW after the unlink race is lost. */
     unlink(w->tmp);
-    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    int fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
     if (fd < 0) {
         int e = errno;
         w->tmp[0] = '\0';
@@ -66,10 +67,30 @@ enum mtd_status ckpt_writer_open(struct ckpt_writer **out, const char *path, con
         return writer_fail(w, "opening the temp file", e, err);
     }
     w->crc = crc32(0L, Z_NULL, 0);
-    ckpt_write(w, magic, 8);
-    ckpt_write_u32(w, version);
     *out = w;
     return MTD_OK;
+}
+
+enum mtd_status ckpt_writer_open(struct ckpt_writer **out, const char *path, const char magic[8],
+                                 uint32_t version, struct mtd_error *err)
+{
+    enum mtd_status st = writer_open(out, path, 0600, err);
+    if (st == MTD_OK) {
+        ckpt_write(*out, magic, 8);
+        ckpt_write_u32(*out, version);
+    }
+    return st;
+}
+
+enum mtd_status text_writer_open(struct ckpt_writer **out, const char *path, FILE **stream,
+                                 struct mtd_error *err)
+{
+    enum mtd_status st = writer_open(out, path, 0644, err);
+    if (st == MTD_OK) {
+        (*out)->text = 1;
+        *stream = (*out)->f;
+    }
+    return st;
 }
 
 void ckpt_write(struct ckpt_writer *w, const void *p, size_t n)
@@ -117,7 +138,9 @@ static int fsync_dir(const char *path)
 enum mtd_status ckpt_writer_commit(struct ckpt_writer *w, struct mtd_error *err)
 {
     uint32_t crc = (uint32_t)w->crc;
-    if (!w->failed_errno && fwrite(&crc, 1, sizeof crc, w->f) != sizeof crc)
+    if (!w->failed_errno && !w->text && fwrite(&crc, 1, sizeof crc, w->f) != sizeof crc)
+        w->failed_errno = errno ? errno : EIO;
+    if (!w->failed_errno && w->text && ferror(w->f))
         w->failed_errno = errno ? errno : EIO;
     if (w->failed_errno)
         return writer_fail(w, "writing", w->failed_errno, err);

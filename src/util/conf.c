@@ -236,3 +236,24 @@ enum mtd_status conf_get_list(const config_setting_t *s, const char *key, int re
         return conf_error(err, *out, "expected %d to %d elements, got %d", min_len, max_len, n);
     return MTD_OK;
 }
+
+enum mtd_status conf_get_enum(const config_setting_t *s, const char *key,
+                              const char *const *names, int count, int *out,
+                              struct mtd_error *err)
+{
+    const char *v = NULL;
+    enum mtd_status st = conf_get_string(s, key, 0, &v, err);
+    if (st != MTD_OK || v == NULL)
+        return st;
+    for (int i = 0; i < count; i++)
+        if (strcmp(v, names[i]) == 0) {
+            *out = i;
+            return MTD_OK;
+        }
+    char list[128] = "";
+    for (int i = 0; i < count; i++)
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
+                 names[i]);
+    return conf_error(err, conf_child(s, key), "unknown value \"%s\" (expected one of %s)", v,
+                      list);
+}
