@@ -11,6 +11,7 @@ enum cli_option {
     CLI_CHECK = 1 << 0,     /* --check */
     CLI_RUN_DIR = 1 << 1,   /* -r, --run-dir DIR */
     CLI_THREADS = 1 << 2,   /* -j, --threads N */
+    CLI_DAEMON = 1 << 3,    /* -d, --daemonize; --syslog; --fresh */
 };
 
 struct cli_program {
@@ -24,6 +25,9 @@ struct cli_args {
     int check;            /* --check given */
     const char *run_dir;  /* NULL unless given */
     int threads;          /* 0 unless given */
+    int daemonize;        /* -d given */
+    int syslog;           /* --syslog given */
+    int fresh;            /* --fresh given */
 };
 
 /* Parses argv. Returns -1 when the program should go on with *args set,

@@ -1,7 +1,7 @@
 /*
  * log.h - the log: time-stamped lines on stderr and, once a log file is
- * opened, in it too. Single-threaded use (the main thread logs; worker
- * threads report through it).
+ * opened, in it too (and in syslog when asked). Lines may come from any
+ * thread: each is written whole. Progress bars belong to one thread.
  */
 #ifndef MUTATORD_LOG_H
 #define MUTATORD_LOG_H
@@ -12,6 +12,17 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 /* Also write to f (not closed here); NULL stops. */
 void log_set_file(FILE *f);
+
+/* Opens path for appending and logs to it (closing a file opened here
+ * before); log_reopen opens the same path again (after a rotation: the
+ * daemon's SIGHUP). -1 with errno when it cannot be opened (the old file
+ * stays in use). */
+int log_open(const char *path);
+int log_reopen(void);
+void log_close(void);
+
+/* Also send INFO and up to syslog (facility daemon), under ident. */
+void log_use_syslog(const char *ident);
 /* Lines below `level` are dropped on stderr (the file gets INFO and up). */
 void log_set_stderr_level(enum log_level level);
 

@@ -75,7 +75,8 @@ enum mtd_status search_config_parse(const config_setting_t *search, struct searc
                                     struct mtd_error *err);
 
 /* Scores a subnet (the default: BN calibration and validation accuracy on
- * the supernet). */
+ * the supernet). MTD_STOPPED: cut short by a stop request; the subnet is
+ * scored again after a resume. */
 typedef enum mtd_status (*search_score_fn)(void *ctx, const struct subnet *s, double *score,
                                            struct mtd_error *err);
 
@@ -119,8 +120,16 @@ struct search_progress {
     int candidate, candidates;     /* within the generation */
     long scored;                   /* subnets scored in all */
     double best;                   /* best score so far (-1: none) */
+    double eta_s;                  /* to the end, from this run's scoring
+                                      rate (-1: not known yet) */
 };
 void search_get_progress(const struct search *s, struct search_progress *p);
+
+/* Called by search_run after every candidate, from the thread running it;
+ * the best entry may be NULL. */
+typedef void (*search_hook)(void *ctx, const struct search_progress *p,
+                            const struct search_entry *best);
+void search_set_hook(struct search *s, search_hook hook, void *ctx);
 
 /* The default scorer: its context. */
 struct data;
@@ -130,6 +139,7 @@ struct search_eval_ctx {
     const struct data *d;
     const struct data_split *calib, *val;
     int batch;
+    const volatile sig_atomic_t *stop;  /* may be NULL: cuts a score short */
 };
 enum mtd_status search_score_accuracy(void *ctx, const struct subnet *s, double *score,
                                       struct mtd_error *err);

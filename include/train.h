@@ -79,10 +79,12 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
 double train_lr(const struct train_config *cfg, long step, long total, long warmup_steps);
 
 /* Accuracy (top-1, in [0, 1]) of the supernet's current arch on `eval`,
- * after recalibrating its BN statistics on `calib` (exact averages). */
+ * after recalibrating its BN statistics on `calib` (exact averages).
+ * MTD_STOPPED when *stop (may be NULL) becomes nonzero between batches. */
 enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               const struct data_split *calib, const struct data_split *eval,
-                              int batch, double *accuracy, struct mtd_error *err);
+                              int batch, const volatile sig_atomic_t *stop, double *accuracy,
+                              struct mtd_error *err);
 
 struct trainer;
 
@@ -91,6 +93,10 @@ struct train_progress {
     long step, steps_per_epoch;   /* step within the epoch */
     double loss, images_per_s, eta_s;
 };
+
+/* Called by trainer_run after every step (and as validation ends), from
+ * the thread running it. */
+typedef void (*trainer_hook)(void *ctx, const struct train_progress *p);
 
 /* A trainer for the search space's supernet on d's training split, with
  * checkpoints in run_dir (which must exist). Nothing is read yet. */
@@ -113,6 +119,7 @@ enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop
                             long max_steps, struct mtd_error *err);
 
 int trainer_done(const struct trainer *t);
+void trainer_set_hook(struct trainer *t, trainer_hook hook, void *ctx);
 long trainer_global_step(const struct trainer *t);
 
 #endif

@@ -1,23 +1,32 @@
 /*
- * mutatord.c - the search daemon's entry point: reads the config, trains
- * the supernet in the run directory, then runs the evolutionary search on
- * it; each phase resumes from its newest checkpoint.
+ * mutatord.c - the search daemon: reads the config, takes the run
+ * directory (mutatord.pid, locked), then in a worker thread trains the
+ * supernet and runs the evolutionary search on it, each phase resuming
+ * from its newest checkpoint. The main thread owns the signals (redis's
+ * way: nothing is done in a handler; it waits for them with sigtimedwait)
+ * and status.json.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "cli.h"
 #include "conf.h"
+#include "daemon/status_board.h"
 #include "data.h"
 #include "log.h"
 #include "parallel.h"
+#include "pidfile.h"
 #include "search.h"
 #include "search_space.h"
 #include "space_report.h"
@@ -25,52 +34,41 @@
 
 static const struct cli_program program = {
     .name = "mutatord",
-    .accepts = CLI_CHECK | CLI_RUN_DIR | CLI_THREADS,
+    .accepts = CLI_CHECK | CLI_RUN_DIR | CLI_THREADS | CLI_DAEMON,
     .usage =
         "Usage: mutatord -c FILE [OPTION]...\n"
         "Neural architecture search daemon: trains a supernet and searches it\n"
         "for the best subnets under resource constraints.\n"
         "\n"
-        "  -c, --config=FILE   search configuration (libconfig; conf/search.conf\n"
-        "                      documents every key)\n"
+        "  -c, --config=FILE   search configuration (libconfig; search.conf(5) and\n"
+        "                      conf/search.conf document every key)\n"
         "      --check         validate the configuration, print the search space\n"
         "                      (groups and choices, subnet count, smallest and\n"
         "                      largest MACs and params) and exit\n"
         "  -r, --run-dir=DIR   run directory (overrides the config's run_dir)\n"
         "  -j, --threads=N     threads (overrides the config's threads)\n"
+        "  -d, --daemonize     detach from the terminal and run in the background\n"
+        "      --syslog        also log to syslog (facility daemon)\n"
+        "      --fresh         start over: the run directory's old content is moved\n"
+        "                      aside to DIR.old-YYYYMMDD-HHMMSS, never deleted\n"
         "  -h, --help          show this help and exit\n"
         "  -V, --version       show the version and exit\n"
         "\n"
         "The same command again continues from the newest checkpoint of the run\n"
-        "directory. SIGINT or SIGTERM: checkpoint and stop.\n"
+        "directory. Signals: SIGTERM or SIGINT checkpoint and stop (a second SIGINT\n"
+        "stops at once), SIGHUP reopens the log file, SIGUSR1 writes status.json.\n"
         "\n"
         "Exit status: 0 on success (also when stopped by a signal), 64 usage error,\n"
-        "65 bad data, 74 I/O error, 78 configuration error (file:line named).\n",
+        "65 bad data, 74 I/O error, 75 run directory in use, 78 configuration error\n"
+        "(file:line named).\n",
 };
 
 /* The sections of a config this version reads. */
 static const char *const top_keys[] = {"plugins", "supernet", "mutators", "data", "train",
                                        "search", "run_dir", "threads", NULL};
 
+/* Set by the main thread, read by the worker between batches. */
 static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig)
-{
-    /* A second SIGINT means now. */
-    if (sig == SIGINT && stop_requested)
-        _exit(130);
-    stop_requested = 1;
-}
-
-static void install_signals(void)
-{
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-}
 
 /* mkdir -p, each new directory 0700. */
 static enum mtd_status make_dirs(const char *path, struct mtd_error *err)
@@ -107,7 +105,13 @@ struct job {
     struct data data;
     struct trainer *trainer;
     struct search *search;
-    FILE *log;
+    struct status_board board;
+    char status_path[PATH_MAX + 16];
+
+    /* the worker's outcome */
+    enum mtd_status status;
+    struct mtd_error err;
+    volatile sig_atomic_t finished;
 };
 
 static enum mtd_status read_config(struct job *j, const struct cli_args *args,
@@ -126,9 +130,9 @@ static enum mtd_status read_config(struct job *j, const struct cli_args *args,
         (st = conf_get_group(root, "data", 0, &data, err)) != MTD_OK ||
         (st = conf_get_group(root, "train", 0, &train, err)) != MTD_OK ||
         (st = conf_get_group(root, "search", 0, &search, err)) != MTD_OK ||
-        (st = search_config_parse(search, &j->search_cfg, err)) != MTD_OK ||
         (st = data_config_parse(data, &j->data_cfg, err)) != MTD_OK ||
-        (st = train_config_parse(train, &j->train_cfg, err)) != MTD_OK)
+        (st = train_config_parse(train, &j->train_cfg, err)) != MTD_OK ||
+        (st = search_config_parse(search, &j->search_cfg, err)) != MTD_OK)
         return st;
     if (args->run_dir != NULL)
         j->run_dir = args->run_dir;
@@ -136,19 +140,62 @@ static enum mtd_status read_config(struct job *j, const struct cli_args *args,
     return search_space_create(&j->ss, root, j->train_cfg.seed, err);
 }
 
-static enum mtd_status train(struct job *j, struct mtd_error *err)
+/* --fresh: the run directory's content moves to DIR.old-<time>, whole. */
+static enum mtd_status move_aside(const char *dir, struct mtd_error *err)
 {
-    enum mtd_status st = make_dirs(j->run_dir, err);
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return MTD_OK;  /* nothing to move */
+    /* Not from under a running daemon. */
+    struct pidfile pf;
+    enum mtd_status st = pidfile_acquire(&pf, dir, err);
     if (st != MTD_OK)
         return st;
-    char log_path[PATH_MAX + 32];
-    snprintf(log_path, sizeof log_path, "%s/mutatord.log", j->run_dir);
-    j->log = fopen(log_path, "a");
-    if (j->log == NULL)
-        return mtd_error_set(err, MTD_ERR_IO, "%s: cannot open: %s", log_path, strerror(errno));
-    log_set_file(j->log);
+    char stamp[32], aside[PATH_MAX + 48];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(aside, sizeof aside, "%s.old-%s", dir, stamp);
+    for (int i = 1; access(aside, F_OK) == 0; i++)
+        snprintf(aside, sizeof aside, "%s.old-%s-%d", dir, stamp, i);
+    pidfile_release(&pf);
+    if (rename(dir, aside) != 0)
+        return mtd_error_set(err, MTD_ERR_IO, "%s: cannot move aside to %s: %s", dir, aside,
+                             strerror(errno));
+    fprintf(stderr, "mutatord: --fresh: the previous run is kept in %s\n", aside);
+    return MTD_OK;
+}
+
+/* fork, setsid, fork, standard streams to /dev/null; the original process
+ * exits. The pidfile lock is inherited; its pid is rewritten. */
+static enum mtd_status daemonize(struct pidfile *pf, struct mtd_error *err)
+{
+    fflush(NULL);
+    for (int round = 0; round < 2; round++) {
+        pid_t pid = fork();
+        if (pid < 0)
+            return mtd_error_set(err, MTD_ERR_IO, "fork failed: %s", strerror(errno));
+        if (pid > 0)
+            _exit(0);
+        if (round == 0 && setsid() < 0)
+            return mtd_error_set(err, MTD_ERR_IO, "setsid failed: %s", strerror(errno));
+    }
+    int fd = open("/dev/null", O_RDWR);
+    if (fd < 0)
+        return mtd_error_set(err, MTD_ERR_IO, "/dev/null: %s", strerror(errno));
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO)
+        close(fd);
+    return pidfile_update(pf, err);
+}
+
+static enum mtd_status train(struct job *j, struct mtd_error *err)
+{
     const struct space_def *def = supernet_space(search_space_supernet(j->ss));
-    log_msg(LOG_INFO, "run directory %s, %d threads", j->run_dir, parallel_threads());
+    enum mtd_status st;
     if ((st = data_load(&j->data, &j->data_cfg, def->classes, def->in_h, def->in_w, 0, err)) != MTD_OK)
         return st;
     if (def->in_c != 1)
@@ -159,10 +206,10 @@ static enum mtd_status train(struct job *j, struct mtd_error *err)
             j->data_cfg.calib_images);
     if ((st = trainer_create(&j->trainer, j->ss, &j->data, &j->train_cfg, j->run_dir, err)) != MTD_OK)
         return st;
+    trainer_set_hook(j->trainer, board_train_hook, &j->board);
     int resumed;
     if ((st = trainer_resume(j->trainer, &resumed, err)) != MTD_OK)
         return st;
-    install_signals();
     if ((st = trainer_run(j->trainer, &stop_requested, -1, err)) != MTD_OK)
         return st;
     if (!trainer_done(j->trainer))
@@ -176,12 +223,14 @@ static enum mtd_status search(struct job *j, struct mtd_error *err)
     struct data_split calib = data_split(&j->data, SPLIT_CALIB);
     struct data_split val = data_split(&j->data, SPLIT_VAL);
     struct search_eval_ctx ctx = {.ss = j->ss, .d = &j->data, .calib = &calib, .val = &val,
-                                  .batch = j->search_cfg.batch_size};
+                                  .batch = j->search_cfg.batch_size, .stop = &stop_requested};
     enum mtd_status st = search_create(&j->search, j->ss, &j->search_cfg, search_score_accuracy,
                                        &ctx, j->run_dir, err);
     int resumed;
-    if (st == MTD_OK)
+    if (st == MTD_OK) {
+        search_set_hook(j->search, board_search_hook, &j->board);
         st = search_resume(j->search, &resumed, err);
+    }
     if (st == MTD_OK)
         st = search_run(j->search, &stop_requested, -1, err);
     if (st == MTD_OK && !search_done(j->search)) {
@@ -196,6 +245,115 @@ static enum mtd_status search(struct job *j, struct mtd_error *err)
     return st;
 }
 
+/* The worker thread: the phases, one after the other. */
+static void *work(void *arg)
+{
+    struct job *j = arg;
+    enum mtd_status st = train(j, &j->err);
+    int searched = 0;
+    if (st == MTD_OK && trainer_done(j->trainer) && !stop_requested) {
+        searched = 1;
+        st = search(j, &j->err);
+    }
+    if (st != MTD_OK)
+        board_set_phase(&j->board, PHASE_FAILED, j->err.msg);
+    else if (searched && search_done(j->search))
+        board_set_phase(&j->board, PHASE_DONE, NULL);
+    else
+        board_set_phase(&j->board, PHASE_STOPPED, NULL);
+    j->status = st;
+    j->finished = 1;
+    return NULL;
+}
+
+static void write_status(struct job *j)
+{
+    struct mtd_error err = {0};
+    if (board_write(&j->board, j->status_path, &err) != MTD_OK)
+        log_msg(LOG_WARN, "%s", err.msg);
+}
+
+/* The main thread while the worker runs: signals and status.json. */
+static void supervise(struct job *j, pthread_t worker)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    double last_status = 0.0;
+    while (!j->finished) {
+        struct timespec tick = {.tv_sec = 0, .tv_nsec = 200 * 1000 * 1000};
+        int sig = sigtimedwait(&set, NULL, &tick);
+        if (sig == SIGINT && stop_requested) {
+            log_msg(LOG_WARN, "second SIGINT: exiting now, without a checkpoint");
+            _exit(130);
+        }
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_msg(LOG_INFO, "%s: checkpointing and stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+            stop_requested = 1;
+        } else if (sig == SIGHUP) {
+            if (log_reopen() != 0)
+                log_msg(LOG_ERROR, "SIGHUP: cannot reopen the log: %s", strerror(errno));
+            else
+                log_msg(LOG_INFO, "SIGHUP: log reopened");
+        }
+        if (sig == SIGUSR1 || monotonic_seconds() - last_status >= 5.0) {
+            write_status(j);
+            last_status = monotonic_seconds();
+        }
+    }
+    pthread_join(worker, NULL);
+    write_status(j);
+}
+
+static enum mtd_status run(struct job *j, const struct cli_args *args, struct pidfile *pf,
+                           struct mtd_error *err)
+{
+    enum mtd_status st;
+    if (args->fresh && (st = move_aside(j->run_dir, err)) != MTD_OK)
+        return st;
+    if ((st = make_dirs(j->run_dir, err)) != MTD_OK ||
+        (st = pidfile_acquire(pf, j->run_dir, err)) != MTD_OK)
+        return st;
+    if (args->daemonize && (st = daemonize(pf, err)) != MTD_OK)
+        return st;
+    char log_path[PATH_MAX + 32];
+    snprintf(log_path, sizeof log_path, "%s/mutatord.log", j->run_dir);
+    if (log_open(log_path) != 0)
+        return mtd_error_set(err, MTD_ERR_IO, "%s: cannot open: %s", log_path, strerror(errno));
+    if (args->syslog)
+        log_use_syslog("mutatord");
+    snprintf(j->status_path, sizeof j->status_path, "%s/status.json", j->run_dir);
+    parallel_init(j->threads);
+    log_msg(LOG_INFO, "mutatord %s, pid %ld: run directory %s, %d threads", PACKAGE_VERSION,
+            (long)getpid(), j->run_dir, parallel_threads());
+
+    /* Signals go to the main thread only: the worker (and the OpenMP
+     * threads it starts) inherit this mask. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    board_init(&j->board);
+    pthread_t worker;
+    int rc = pthread_create(&worker, NULL, work, j);
+    if (rc != 0) {
+        board_destroy(&j->board);
+        return mtd_error_set(err, MTD_ERR_NOMEM, "cannot start the worker thread: %s",
+                             strerror(rc));
+    }
+    supervise(j, worker);
+    board_destroy(&j->board);
+    if (j->status != MTD_OK)
+        *err = j->err;
+    return j->status;
+}
+
 int main(int argc, char **argv)
 {
     struct cli_args args;
@@ -204,19 +362,17 @@ int main(int argc, char **argv)
         return code;
     struct job j;
     memset(&j, 0, sizeof j);
+    struct pidfile pf = {.fd = -1};
     struct mtd_error err = {0};
     enum mtd_status st = read_config(&j, &args, &err);
     if (st == MTD_OK && args.check) {
         printf("%s: configuration valid\n", args.config);
         space_report(j.ss, stdout);
     } else if (st == MTD_OK) {
-        parallel_init(j.threads);
-        st = train(&j, &err);
-        if (st == MTD_OK && trainer_done(j.trainer) && !stop_requested)
-            st = search(&j, &err);
+        st = run(&j, &args, &pf, &err);
     }
     if (st != MTD_OK) {
-        if (j.log != NULL)
+        if (j.status_path[0] != '\0')   /* the log is open */
             log_msg(LOG_ERROR, "%s", err.msg);
         else
             fprintf(stderr, "mutatord: %s\n", err.msg);
@@ -226,7 +382,7 @@ int main(int argc, char **argv)
     data_free(&j.data);
     search_space_free(j.ss);
     config_destroy(&j.cfg);
-    if (j.log != NULL)
-        fclose(j.log);
+    pidfile_release(&pf);
+    log_close();
     return st == MTD_OK ? EX_OK : mtd_status_exit_code(st);
 }

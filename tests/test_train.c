@@ -498,7 +498,7 @@ static void test_training_learns(void **state)
     assert_int_equal(supernet_set_arch(sn, &arch, &err), MTD_OK);
     struct data_split calib = data_split(&r.data, SPLIT_CALIB), val = data_split(&r.data, SPLIT_VAL);
     double acc;
-    assert_int_equal(evaluate_arch(sn, &r.data, &calib, &val, 100, &acc, &err), MTD_OK);
+    assert_int_equal(evaluate_arch(sn, &r.data, &calib, &val, 100, NULL, &acc, &err), MTD_OK);
     if (acc < 0.35)
         fail_msg("validation accuracy %.3f after 2 epochs", acc);
     remove_tree(r.dir);

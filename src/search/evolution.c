@@ -331,6 +331,21 @@ enum mtd_status search_resume(struct search *s, int *resumed, struct mtd_error *
     return st;
 }
 
+void search_set_hook(struct search *s, search_hook hook, void *ctx)
+{
+    s->hook = hook;
+    s->hook_ctx = ctx;
+}
+
+static void call_hook(const struct search *s)
+{
+    if (s->hook == NULL)
+        return;
+    struct search_progress p;
+    search_get_progress(s, &p);
+    s->hook(s->hook_ctx, &p, s->ntop ? search_top(s, 0) : NULL);
+}
+
 int search_done(const struct search *s)
 {
     return s->generation >= s->cfg.generations;
@@ -354,6 +369,12 @@ void search_get_progress(const struct search *s, struct search_progress *p)
     p->candidates = s->cfg.population;
     p->scored = s->nentries;
     p->best = s->ntop > 0 ? s->entries[s->top[0]].score : -1.0;
+    /* Cache hits cost nothing: an upper bound from the scoring rate. */
+    long left = (long)(s->cfg.generations - s->generation) * s->cfg.population - s->cand_done;
+    double elapsed = monotonic_seconds() - s->started;
+    p->eta_s = left <= 0 ? 0.0
+               : s->scored_this_run > 0 ? elapsed / (double)s->scored_this_run * (double)left
+                                        : -1.0;
 }
 
 /* Scores sub unless it is in the cache. *scored tells whether it was. */
@@ -437,6 +458,7 @@ enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, 
             snprintf(extra, sizeof extra, "best %.2f%%",
                      s->ntop ? 100.0 * search_top(s, 0)->score : 0.0);
             progress_update(&bar, s->cand_done, -1.0, extra);
+            call_hook(s);
             if (s->cfg.checkpoint_every > 0 && since_ckpt >= s->cfg.checkpoint_every) {
                 since_ckpt = 0;
                 if ((st = checkpoint(s, err)) != MTD_OK)
@@ -449,6 +471,7 @@ enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, 
         s->cand_done = 0;
         since_ckpt = 0;
         log_generation(s);
+        call_hook(s);
         st = checkpoint(s, err);
     }
     if (st == MTD_OK && search_done(s))
@@ -456,7 +479,7 @@ enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, 
     return st;
 stopped:
     progress_end(&bar);
-    if (st != MTD_OK)
+    if (st != MTD_OK && st != MTD_STOPPED)
         return st;
     return checkpoint(s, err);
 }
@@ -472,6 +495,6 @@ enum mtd_status search_score_accuracy(void *ctx, const struct subnet *sub, doubl
     search_space_to_arch(c->ss, sub->choice, &arch);
     enum mtd_status st = supernet_set_arch(sn, &arch, err);
     if (st == MTD_OK)
-        st = evaluate_arch(sn, c->d, c->calib, c->val, c->batch, score, err);
+        st = evaluate_arch(sn, c->d, c->calib, c->val, c->batch, c->stop, score, err);
     return st;
 }

@@ -1,9 +1,8 @@
 /*
  * search_output.c - what a search leaves in its run directory, each file
- * replaced atomically so that a reader never sees half of one:
+ * replaced atomically so that a reader never sees half of one (the
+ * daemon writes status.json from the progress the search reports):
  *
- *   status.json       where the search is (phase, generation, candidates,
- *                     best so far, ETA)
  *   history.csv       a row per scored subnet, in the order scored
  *   best/subnet-NN.conf   the top-k as subnet files, with their metrics
  *   pareto.svg        score against MACs of every scored subnet, top-k marked
@@ -24,42 +23,6 @@ static enum mtd_status open_output(const struct search *s, const char *name,
     char path[PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/%s", s->run_dir, name);
     return text_writer_open(w, path, f, err);
-}
-
-static double eta_seconds(const struct search *s)
-{
-    double elapsed = monotonic_seconds() - s->started;
-    long left = (long)(s->cfg.generations - s->generation) * s->cfg.population - s->cand_done;
-    if (s->scored_this_run == 0 || left <= 0)
-        return left <= 0 ? 0.0 : -1.0;
-    /* Cache hits cost nothing: an upper bound from the scoring rate. */
-    return elapsed / (double)s->scored_this_run * (double)left;
-}
-
-static enum mtd_status write_status(const struct search *s, int final, struct mtd_error *err)
-{
-    struct ckpt_writer *w;
-    FILE *f;
-    enum mtd_status st = open_output(s, "status.json", &w, &f, err);
-    if (st != MTD_OK)
-        return st;
-    const struct search_entry *best = s->ntop ? search_top(s, 0) : NULL;
-    fprintf(f, "{\"phase\": \"%s\", \"generation\": %d, \"generations\": %d, "
-            "\"candidate\": %d, \"population\": %d, \"scored\": %ld, ",
-            final ? "done" : "search", s->generation, s->cfg.generations, s->cand_done,
-            s->cfg.population, s->nentries);
-    if (best)
-        fprintf(f, "\"best\": {\"score\": %.6f, \"macs\": %.0f, \"params\": %.0f, "
-                "\"hash\": \"%016llx\"}, ", best->score, best->macs, best->params,
-                (unsigned long long)best->hash);
-    else
-        fprintf(f, "\"best\": null, ");
-    double eta = eta_seconds(s);
-    if (eta >= 0.0)
-        fprintf(f, "\"eta_s\": %.0f}\n", eta);
-    else
-        fprintf(f, "\"eta_s\": null}\n");
-    return ckpt_writer_commit(w, err);
 }
 
 static enum mtd_status write_history(const struct search *s, struct mtd_error *err)
@@ -182,9 +145,7 @@ static enum mtd_status write_pareto(const struct search *s, struct mtd_error *er
 
 enum mtd_status search_write_outputs(const struct search *s, int final, struct mtd_error *err)
 {
-    enum mtd_status st = write_status(s, final, err);
-    if (st == MTD_OK)
-        st = write_history(s, err);
+    enum mtd_status st = write_history(s, err);
     if (st == MTD_OK)
         st = write_best(s, err);
     if (st == MTD_OK)

@@ -40,6 +40,8 @@ struct search {
     int npop;
     long *pop;                      /* (population) */
 
+    search_hook hook;
+    void *hook_ctx;
     long scored_this_run;
     double started;                 /* monotonic seconds at search_run */
 };
@@ -59,7 +61,8 @@ enum mtd_status search_ckpt_save(struct search *s, struct mtd_error *err);
  * when there is none. */
 enum mtd_status search_ckpt_load_newest(struct search *s, int *found, struct mtd_error *err);
 
-/* status.json, history.csv, best/ and pareto.svg, each replaced atomically. */
+/* history.csv, best/ and pareto.svg, each replaced atomically; final: the
+ * summary goes to the log too. */
 enum mtd_status search_write_outputs(const struct search *s, int final, struct mtd_error *err);
 
 #endif

@@ -18,7 +18,8 @@ static int argmax(const float *x, int k)
 
 enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               const struct data_split *calib, const struct data_split *eval,
-                              int batch, double *accuracy, struct mtd_error *err)
+                              int batch, const volatile sig_atomic_t *stop, double *accuracy,
+                              struct mtd_error *err)
 {
     const int pixels = eval->set->h * eval->set->w, classes = supernet_space(sn)->classes;
     float *images = floats_alloc((size_t)batch * (size_t)pixels);
@@ -34,6 +35,10 @@ enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
     if (st != MTD_OK)
         goto out;
     for (int at = 0; at < calib->count; at += batch) {
+        if (stop != NULL && *stop) {
+            st = MTD_STOPPED;
+            goto out;
+        }
         int n = calib->count - at < batch ? calib->count - at : batch;
         for (int i = 0; i < n; i++)
             idx[i] = at + i;
@@ -43,6 +48,10 @@ enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
     supernet_calib_finish(sn);
     long correct = 0;
     for (int at = 0; at < eval->count; at += batch) {
+        if (stop != NULL && *stop) {
+            st = MTD_STOPPED;
+            goto out;
+        }
         int n = eval->count - at < batch ? eval->count - at : batch;
         for (int i = 0; i < n; i++)
             idx[i] = at + i;

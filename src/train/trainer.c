@@ -115,6 +115,12 @@ void trainer_free(struct trainer *t)
     free(t);
 }
 
+void trainer_set_hook(struct trainer *t, trainer_hook hook, void *ctx)
+{
+    t->hook = hook;
+    t->hook_ctx = ctx;
+}
+
 int trainer_done(const struct trainer *t)
 {
     return t->done;
@@ -222,7 +228,8 @@ static enum mtd_status validate_one(struct trainer *t, enum sample_kind kind, st
     search_space_to_arch(t->ss, c, &arch);
     enum mtd_status st = supernet_set_arch(t->sn, &arch, err);
     if (st == MTD_OK)
-        st = evaluate_arch(t->sn, t->d, &t->calib, &t->val, t->cfg.batch_size, acc, err);
+        st = evaluate_arch(t->sn, t->d, &t->calib, &t->val, t->cfg.batch_size, t->stop, acc,
+                           err);
     return st;
 }
 
@@ -232,6 +239,12 @@ static enum mtd_status validate(struct trainer *t, struct mtd_error *err)
     enum mtd_status st = validate_one(t, SAMPLE_MAX, NULL, &max, err);
     if (st == MTD_OK)
         st = validate_one(t, SAMPLE_MIN, NULL, &min, err);
+    if (st == MTD_STOPPED) {
+        /* Only a report: the epoch is done, and stopping must be quick. */
+        log_msg(LOG_INFO, "epoch %d/%d: validation skipped (stopping)", t->epoch + 1,
+                t->cfg.epochs);
+        return MTD_OK;
+    }
     if (st == MTD_OK)
         log_msg(LOG_INFO, "epoch %d/%d: validation accuracy %.2f%% (max subnet), %.2f%% (min "
                 "subnet)", t->epoch + 1, t->cfg.epochs, 100.0 * max, 100.0 * min);
@@ -249,6 +262,11 @@ static enum mtd_status report_random(struct trainer *t, struct mtd_error *err)
     for (int i = 0; i < t->cfg.report_random; i++) {
         double acc;
         enum mtd_status st = validate_one(t, SAMPLE_RANDOM, &rng, &acc, err);
+        if (st == MTD_STOPPED) {
+            progress_end(&bar);
+            log_msg(LOG_INFO, "random-subnet report skipped (stopping)");
+            return MTD_OK;
+        }
         if (st != MTD_OK)
             return st;
         sum += acc;
@@ -277,6 +295,7 @@ enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop
 {
     if (t->done)
         return MTD_OK;
+    t->stop = stop;
     log_msg(LOG_INFO, "training: %d epochs of %ld steps of %d images, sampler %s", t->cfg.epochs,
             t->steps_per_epoch, t->cfg.batch_size, train_sampler_name(t->cfg.sampler));
     long ran = 0, since_ckpt = 0;
@@ -304,6 +323,13 @@ enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop
         double eta = (double)(t->total_steps - t->global_step) * t->cfg.batch_size / rate;
         snprintf(extra, sizeof extra, "loss %.4f, %.0f img/s", loss_sum / (double)loss_count, rate);
         progress_update(&bar, t->step, eta, extra);
+        if (t->hook) {
+            struct train_progress p = {.epoch = t->epoch, .epochs = t->cfg.epochs, .step = t->step,
+                                       .steps_per_epoch = t->steps_per_epoch,
+                                       .loss = loss_sum / (double)loss_count,
+                                       .images_per_s = rate, .eta_s = eta};
+            t->hook(t->hook_ctx, &p);
+        }
         if (t->step == t->steps_per_epoch) {
             progress_end(&bar);
             if ((st = validate(t, err)) != MTD_OK)

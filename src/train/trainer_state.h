@@ -38,6 +38,10 @@ struct trainer {
     int *labels;                    /* (batch) */
     float *dlogits, *probs;         /* (batch, classes) */
     float *teacher_logits, *teacher_probs;  /* (batch, classes) */
+
+    const volatile sig_atomic_t *stop;       /* of the trainer_run under way */
+    trainer_hook hook;                       /* progress, after every step */
+    void *hook_ctx;
 };
 
 /* Checkpoint file of the current state, written atomically; older ones

@@ -25,13 +25,17 @@ int cli_parse(const struct cli_program *prog, int argc, char **argv, struct cli_
         {"check", no_argument, NULL, 'k'},
         {"run-dir", required_argument, NULL, 'r'},
         {"threads", required_argument, NULL, 'j'},
+        {"daemonize", no_argument, NULL, 'd'},
+        {"syslog", no_argument, NULL, 's'},
+        {"fresh", no_argument, NULL, 'f'},
         {NULL, 0, NULL, 0},
     };
     memset(args, 0, sizeof *args);
     optind = 1;
     int opt;
-    while ((opt = getopt_long(argc, argv, "c:hVr:j:", options, NULL)) != -1) {
-        int bit = opt == 'k' ? CLI_CHECK : opt == 'r' ? CLI_RUN_DIR : opt == 'j' ? CLI_THREADS : 0;
+    while ((opt = getopt_long(argc, argv, "c:hVr:j:d", options, NULL)) != -1) {
+        int bit = opt == 'k' ? CLI_CHECK : opt == 'r' ? CLI_RUN_DIR : opt == 'j' ? CLI_THREADS
+                  : opt == 'd' || opt == 's' || opt == 'f' ? CLI_DAEMON : 0;
         if (bit && !(prog->accepts & bit)) {
             fprintf(stderr, "%s: unrecognized option '%s'\n", prog->name, argv[optind - 1]);
             return usage_error(prog);
@@ -40,6 +44,9 @@ int cli_parse(const struct cli_program *prog, int argc, char **argv, struct cli_
         case 'c': args->config = optarg; break;
         case 'k': args->check = 1; break;
         case 'r': args->run_dir = optarg; break;
+        case 'd': args->daemonize = 1; break;
+        case 's': args->syslog = 1; break;
+        case 'f': args->fresh = 1; break;
         case 'j': {
             char *end;
             long n = strtol(optarg, &end, 10);

@@ -3,12 +3,21 @@
  */
 #include "log.h"
 
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "log_syslog.h"
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 static FILE *log_file;
+static FILE *opened_file;          /* log_file when log_open opened it */
+static char opened_path[PATH_MAX];
+static int to_syslog;
 static enum log_level stderr_level = LOG_INFO;
 static int bar_open;   /* a progress bar occupies the terminal's last line */
 
@@ -16,7 +25,56 @@ static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 void log_set_file(FILE *f)
 {
+    pthread_mutex_lock(&log_lock);
     log_file = f;
+    pthread_mutex_unlock(&log_lock);
+}
+
+int log_open(const char *path)
+{
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        return -1;
+    pthread_mutex_lock(&log_lock);
+    FILE *old = opened_file;
+    snprintf(opened_path, sizeof opened_path, "%s", path);
+    opened_file = log_file = f;
+    pthread_mutex_unlock(&log_lock);
+    if (old != NULL)
+        fclose(old);
+    return 0;
+}
+
+int log_reopen(void)
+{
+    char path[PATH_MAX];
+    pthread_mutex_lock(&log_lock);
+    snprintf(path, sizeof path, "%s", opened_path);
+    pthread_mutex_unlock(&log_lock);
+    if (path[0] == '\0') {
+        errno = ENOENT;
+        return -1;
+    }
+    return log_open(path);
+}
+
+void log_close(void)
+{
+    pthread_mutex_lock(&log_lock);
+    if (log_file == opened_file)
+        log_file = NULL;
+    FILE *old = opened_file;
+    opened_file = NULL;
+    opened_path[0] = '\0';
+    pthread_mutex_unlock(&log_lock);
+    if (old != NULL)
+        fclose(old);
+}
+
+void log_use_syslog(const char *ident)
+{
+    log_syslog_open(ident);
+    to_syslog = 1;
 }
 
 void log_set_stderr_level(enum log_level level)
@@ -47,6 +105,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(line, sizeof line, fmt, ap);
     va_end(ap);
+    pthread_mutex_lock(&log_lock);
     if (level >= stderr_level) {
         if (bar_open) {
             fputs("\r\033[K", stderr);
@@ -58,6 +117,9 @@ void log_msg(enum log_level level, const char *fmt, ...)
         fprintf(log_file, "%s %s: %s\n", stamp, level_names[level], line);
         fflush(log_file);
     }
+    if (to_syslog && level >= LOG_INFO)
+        log_syslog_write((int)level - (int)LOG_INFO, line);
+    pthread_mutex_unlock(&log_lock);
 }
 
 static void format_eta(double s, char *buf, size_t size)

@@ -16,6 +16,7 @@ static const char *const status_names[MTD_STATUS_COUNT] = {
     [MTD_ERR_DATA] = "data error",
     [MTD_ERR_USAGE] = "usage error",
     [MTD_ERR_TEMPFAIL] = "temporary failure",
+    [MTD_STOPPED] = "stopped",
 };
 
 static const int status_exit_codes[MTD_STATUS_COUNT] = {
@@ -26,6 +27,7 @@ static const int status_exit_codes[MTD_STATUS_COUNT] = {
     [MTD_ERR_DATA] = EX_DATAERR,
     [MTD_ERR_USAGE] = EX_USAGE,
     [MTD_ERR_TEMPFAIL] = EX_TEMPFAIL,
+    [MTD_STOPPED] = EX_OK,
 };
 
 const char *mtd_status_name(enum mtd_status status)
