@@ -1,0 +1,188 @@
+/*
+ * bench_eval.c - the evaluation figures of REFERENCE.md's protocol on a
+ * config's space (default conf/spos-fmnist.conf), for a fixed subnet
+ * (default: ops 0,1,2,3 x 3, as tests/reference/bench_torch.py):
+ *
+ *   candidate_eval  seconds to score one candidate with weights in memory:
+ *                   BN recalibration on 2,000 images (exact averages) and
+ *                   top-1 accuracy on 10,000, batches of 500; median
+ *   forward256      images/s of an evaluation-mode forward at batch 256
+ *   latency1        median milliseconds of the same forward at batch 1
+ *
+ *   bench_eval [-t THREADS] [-s SECONDS] [CONFIG]
+ *
+ * Random images of the space's shape (speed does not depend on pixels).
+ * Prints one JSON line per figure, with the keys of bench_torch.py's.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "alloc.h"
+#include "conf.h"
+#include "data.h"
+#include "log.h"
+#include "parallel.h"
+#include "search_space.h"
+#include "train.h"
+
+enum { CALIB = 2000, VAL = 10000, EVAL_BATCH = 500 };
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp_double);
+    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
+}
+
+/* Times of fn, repeated for about `seconds` (at least 3 times). */
+#define MAX_REPS 100000
+static int timed(double seconds, double *times, void (*fn)(void *), void *ctx)
+{
+    int n = 0;
+    double start = monotonic_seconds();
+    while (n < MAX_REPS && (n < 3 || monotonic_seconds() - start < seconds)) {
+        double t0 = monotonic_seconds();
+        fn(ctx);
+        times[n++] = monotonic_seconds() - t0;
+    }
+    return n;
+}
+
+struct eval_ctx {
+    struct supernet *sn;
+    struct data *d;
+    struct data_split calib, val;
+    const float *images;
+    int batch;
+};
+
+static void score_once(void *arg)
+{
+    struct eval_ctx *c = arg;
+    double acc;
+    struct mtd_error err = {0};
+    if (evaluate_arch(c->sn, c->d, &c->calib, &c->val, EVAL_BATCH, NULL, &acc, &err) != MTD_OK) {
+        fprintf(stderr, "bench_eval: %s\n", err.msg);
+        exit(1);
+    }
+}
+
+static void forward_once(void *arg)
+{
+    struct eval_ctx *c = arg;
+    supernet_forward(c->sn, c->images, c->batch, FORWARD_EVAL);
+}
+
+int main(int argc, char **argv)
+{
+    int threads = 2;
+    double seconds = 10.0;
+    int opt;
+    while ((opt = getopt(argc, argv, "t:s:")) != -1) {
+        if (opt == 't')
+            threads = atoi(optarg);
+        else if (opt == 's')
+            seconds = atof(optarg);
+        else {
+            fprintf(stderr, "usage: bench_eval [-t THREADS] [-s SECONDS] [CONFIG]\n");
+            return 64;
+        }
+    }
+    const char *path = optind < argc ? argv[optind] : "conf/spos-fmnist.conf";
+    parallel_init(threads);
+    config_t cfg;
+    struct mtd_error err = {0};
+    struct search_space *ss;
+    if (conf_read_file(&cfg, path, &err) != MTD_OK ||
+        search_space_create(&ss, config_root_setting(&cfg), 1, &err) != MTD_OK) {
+        fprintf(stderr, "bench_eval: %s\n", err.msg);
+        return 1;
+    }
+    struct supernet *sn = search_space_supernet(ss);
+    const struct space_def *def = supernet_space(sn);
+
+    /* The fixed subnet: choice g % nchoices of every group. */
+    int choices[SEARCH_SPACE_MAX_GROUPS];
+    for (int g = 0; g < search_space_ngroups(ss); g++)
+        choices[g] = g % search_space_group(ss, g)->nchoices;
+    struct arch arch;
+    search_space_to_arch(ss, choices, &arch);
+    if (supernet_set_arch(sn, &arch, &err) != MTD_OK) {
+        fprintf(stderr, "bench_eval: %s\n", err.msg);
+        return 1;
+    }
+
+    /* A data set of random pixels: calibration first, validation last. */
+    struct rng rng;
+    rng_seed(&rng, 20261125);
+    struct data d = {.classes = def->classes};
+    const int n = CALIB + VAL, hw = def->in_h * def->in_w;
+    d.cfg.mean = 0.2860f;
+    d.cfg.std = 0.3530f;
+    d.cfg.calib_images = CALIB;
+    d.cfg.val_images = VAL;
+    d.train = (struct dataset){.n = n, .h = def->in_h, .w = def->in_w,
+                               .pixels = malloc((size_t)n * (size_t)hw),
+                               .labels = malloc((size_t)n)};
+    float *images = floats_alloc(256 * (size_t)hw * (size_t)def->in_c);
+    if (!d.train.pixels || !d.train.labels || !images) {
+        fprintf(stderr, "bench_eval: out of memory\n");
+        return 1;
+    }
+    for (size_t i = 0; i < (size_t)n * (size_t)hw; i++)
+        d.train.pixels[i] = (unsigned char)rng_below(&rng, 256);
+    for (int i = 0; i < n; i++)
+        d.train.labels[i] = (unsigned char)rng_below(&rng, (uint64_t)def->classes);
+    rng_fill_normal(&rng, images, 256L * hw * def->in_c, 0.0f, 1.0f);
+    struct eval_ctx c = {.sn = sn, .d = &d, .calib = {&d.train, 0, CALIB},
+                         .val = {&d.train, CALIB, VAL}, .images = images};
+
+    static double times[MAX_REPS];
+    char arch_text[256] = "";
+    for (int g = 0; g < search_space_ngroups(ss); g++)
+        snprintf(arch_text + strlen(arch_text), sizeof arch_text - strlen(arch_text), "%s%d",
+                 g ? "," : "", choices[g]);
+
+    score_once(&c);  /* warm-up: arenas, pages, caches */
+    int reps = timed(seconds, times, score_once, &c);
+    printf("{\"bench\": \"candidate_eval\", \"side\": \"mutatord\", \"threads\": %d, "
+           "\"value\": %.4g, \"unit\": \"s\", \"calib_images\": %d, \"val_images\": %d, "
+           "\"batch\": %d, \"reps\": %d, \"arch\": \"%s\"}\n",
+           threads, median(times, reps), CALIB, VAL, EVAL_BATCH, reps, arch_text);
+    fflush(stdout);
+
+    if (supernet_reserve(sn, 256, &err) != MTD_OK) {
+        fprintf(stderr, "bench_eval: %s\n", err.msg);
+        return 1;
+    }
+    const int batches[2] = {256, 1};
+    for (int b = 0; b < 2; b++) {
+        c.batch = batches[b];
+        for (int w = 0; w < (b ? 50 : 3); w++)
+            forward_once(&c);
+        reps = timed(seconds, times, forward_once, &c);
+        double t = median(times, reps);
+        if (b == 0)
+            printf("{\"bench\": \"forward256\", \"side\": \"mutatord\", \"threads\": %d, "
+                   "\"value\": %.4g, \"unit\": \"images/s\", \"batch\": 256, \"reps\": %d, "
+                   "\"arch\": \"%s\"}\n", threads, 256.0 / t, reps, arch_text);
+        else
+            printf("{\"bench\": \"latency1\", \"side\": \"mutatord\", \"threads\": %d, "
+                   "\"value\": %.4g, \"unit\": \"ms\", \"batch\": 1, \"reps\": %d, "
+                   "\"arch\": \"%s\"}\n", threads, 1000.0 * t, reps, arch_text);
+        fflush(stdout);
+    }
+    floats_free(images);
+    free(d.train.pixels);
+    free(d.train.labels);
+    search_space_free(ss);
+    config_destroy(&cfg);
+    return 0;
+}
