@@ -136,6 +136,9 @@ static enum mtd_status read_config(struct job *j, const struct cli_args *args,
         return st;
     if (args->run_dir != NULL)
         j->run_dir = args->run_dir;
+    if (j->run_dir[0] == '\0')
+        return mtd_error_set(err, MTD_ERR_CONFIG, "%s: run_dir is empty (use -r DIR, or set "
+                             "run_dir)", args->config);
     j->threads = args->threads > 0 ? args->threads : (int)threads;
     return search_space_create(&j->ss, root, j->train_cfg.seed, err);
 }

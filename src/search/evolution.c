@@ -430,6 +430,7 @@ enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, 
                 s->cfg.top_k);
     struct progress bar;
     char label[32], extra[96];
+    call_hook(s);  /* where the search is, even when there is nothing left */
     while (!search_done(s) && st == MTD_OK) {
         if (s->cfg.strategy == STRATEGY_TOPK && s->ncand == 0 &&
             (st = draw_generation(s, err)) != MTD_OK)
