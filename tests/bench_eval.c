@@ -158,7 +158,7 @@ int main(int argc, char **argv)
            threads, median(times, reps), CALIB, VAL, EVAL_BATCH, reps, arch_text);
     fflush(stdout);
 
-    if (supernet_reserve(sn, 256, &err) != MTD_OK) {
+    if (supernet_reserve_eval(sn, 256, &err) != MTD_OK) {
         fprintf(stderr, "bench_eval: %s\n", err.msg);
         return 1;
     }

@@ -65,7 +65,8 @@ static void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, 
     cell_widths(sn, &sn->arch, c, sn->arch.op[c], &r->in, &r->out, &r->mid);
     r->n = n;
     r->base = sn->act + (size_t)n * r->cell->arena_offset;
-    r->dbase = sn->dact + (size_t)n * r->cell->arena_offset;
+    /* No gradients in an evaluation-only supernet. */
+    r->dbase = sn->dact ? sn->dact + (size_t)n * r->cell->arena_offset : NULL;
 }
 
 static struct conv2d_shape conv_shape(const struct cell_run *r, const struct node *nd,
@@ -249,10 +250,9 @@ static void node_backward(struct supernet *sn, const struct cell_run *r, const s
     }
 }
 
-enum mtd_status supernet_reserve(struct supernet *sn, int n, struct mtd_error *err)
+/* Floats of conv scratch for batches of n images under any arch. */
+static size_t scratch_floats(struct supernet *sn, int n)
 {
-    if (n <= sn->batch_cap)
-        return MTD_OK;
     size_t scratch = 0;
     int threads = parallel_threads();
     struct arch max;
@@ -274,27 +274,54 @@ enum mtd_status supernet_reserve(struct supernet *sn, int n, struct mtd_error *e
             }
         }
     }
-    float *act = floats_alloc((size_t)n * sn->act_per_image);
-    float *dact = floats_alloc((size_t)n * sn->act_per_image);
-    float *scr = floats_alloc(scratch);
-    const float **cell_in = calloc((size_t)sn->ncells, sizeof *cell_in);
-    if (!act || !dact || !scr || !cell_in) {
+    return scratch;
+}
+
+/* Activations for act_n images (when above the current size) and their
+ * gradients for grad_n (likewise; 0: none needed). */
+static enum mtd_status reserve(struct supernet *sn, int act_n, int grad_n, struct mtd_error *err)
+{
+    int grow_act = act_n > sn->batch_cap, grow_grad = grad_n > sn->grad_cap;
+    if (!grow_act && !grow_grad)
+        return MTD_OK;
+    int n = act_n > sn->batch_cap ? act_n : sn->batch_cap;
+    float *act = grow_act ? floats_alloc((size_t)n * sn->act_per_image) : NULL;
+    float *dact = grow_grad ? floats_alloc((size_t)grad_n * sn->act_per_image) : NULL;
+    float *scr = grow_act ? floats_alloc(scratch_floats(sn, n)) : NULL;
+    const float **cell_in = grow_act ? calloc((size_t)sn->ncells, sizeof *cell_in) : NULL;
+    if ((grow_act && (!act || !scr || !cell_in)) || (grow_grad && !dact)) {
         floats_free(act);
         floats_free(dact);
         floats_free(scr);
         free(cell_in);
-        return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for activations of %d images", n);
+        return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for activations of %d images",
+                             n);
     }
-    floats_free(sn->act);
-    floats_free(sn->dact);
-    floats_free(sn->scratch);
-    free(sn->cell_in);
-    sn->act = act;
-    sn->dact = dact;
-    sn->scratch = scr;
-    sn->cell_in = cell_in;
-    sn->batch_cap = n;
+    if (grow_act) {
+        floats_free(sn->act);
+        floats_free(sn->scratch);
+        free(sn->cell_in);
+        sn->act = act;
+        sn->scratch = scr;
+        sn->cell_in = cell_in;
+        sn->batch_cap = n;
+    }
+    if (grow_grad) {
+        floats_free(sn->dact);
+        sn->dact = dact;
+        sn->grad_cap = grad_n;
+    }
     return MTD_OK;
+}
+
+enum mtd_status supernet_reserve(struct supernet *sn, int n, struct mtd_error *err)
+{
+    return reserve(sn, n, n, err);
+}
+
+enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_error *err)
+{
+    return reserve(sn, n, 0, err);
 }
 
 const float *supernet_forward(struct supernet *sn, const float *inp, int n,
@@ -327,6 +354,7 @@ static void zero_grads(const struct cell_run *r)
 void supernet_backward(struct supernet *sn, const float *dlogits)
 {
     int n = sn->n;
+    assert(n <= sn->grad_cap);
     struct cell_run runs[SPACE_MAX_BLOCKS + 3];
     float *dx = NULL;
     for (int c = 0; c < sn->ncells; c++) {

@@ -111,6 +111,7 @@ struct supernet {
     long *calib_count;                /* indexed by node.stat */
 
     int batch_cap;                    /* activations are sized for this */
+    int grad_cap;                     /* their gradients for this */
     size_t act_per_image;
     float *act, *dact;
     float *scratch;

@@ -29,7 +29,7 @@ enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
     if (images == NULL || labels == NULL || idx == NULL)
         st = mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for evaluation batches");
     if (st == MTD_OK)
-        st = supernet_reserve(sn, batch, err);
+        st = supernet_reserve_eval(sn, batch, err);
     if (st == MTD_OK)
         st = supernet_calib_begin(sn, err);
     if (st != MTD_OK)
