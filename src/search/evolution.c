@@ -458,7 +458,9 @@ enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, 
             since_ckpt += scored;
             snprintf(extra, sizeof extra, "best %.2f%%",
                      s->ntop ? 100.0 * search_top(s, 0)->score : 0.0);
-            progress_update(&bar, s->cand_done, -1.0, extra);
+            struct search_progress p;
+            search_get_progress(s, &p);
+            progress_update(&bar, s->cand_done, p.eta_s, extra);
             call_hook(s);
             if (s->cfg.checkpoint_every > 0 && since_ckpt >= s->cfg.checkpoint_every) {
                 since_ckpt = 0;
