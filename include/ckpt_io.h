@@ -33,7 +33,8 @@ enum mtd_status ckpt_writer_open(struct ckpt_writer **out, const char *path, con
                                  uint32_t version, struct mtd_error *err);
 /* The same atomic replacement for a text file (status, tables, reports):
  * no header and no checksum; the caller prints to *stream (write errors
- * are caught at commit), then commits or aborts. Created 0644. */
+ * are caught at commit), then commits or aborts. Created 0600, as
+ * everything in a run directory. */
 enum mtd_status text_writer_open(struct ckpt_writer **out, const char *path, FILE **stream,
                                  struct mtd_error *err);
 

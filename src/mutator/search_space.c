@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "log.h"
 #include "search_space.h"
 
 #define MAX_PLUGINS 8
@@ -50,6 +51,7 @@ static enum mtd_status load_plugins(struct search_space *ss, const config_settin
             return conf_error(err, e, "%s exports no mutatord_plugin_init", path);
         if (init() != 0)
             return conf_error(err, e, "%s: mutatord_plugin_init failed (a mutator name taken?)", path);
+        log_msg(LOG_INFO, "plugin %s loaded", path);
     }
     return st;
 }

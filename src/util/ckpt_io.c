@@ -85,7 +85,7 @@ enum mtd_status ckpt_writer_open(struct ckpt_writer **out, const char *path, con
 enum mtd_status text_writer_open(struct ckpt_writer **out, const char *path, FILE **stream,
                                  struct mtd_error *err)
 {
-    enum mtd_status st = writer_open(out, path, 0644, err);
+    enum mtd_status st = writer_open(out, path, 0600, err);
     if (st == MTD_OK) {
         (*out)->text = 1;
         *stream = (*out)->f;

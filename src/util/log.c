@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -32,9 +33,17 @@ void log_set_file(FILE *f)
 
 int log_open(const char *path)
 {
-    FILE *f = fopen(path, "a");
-    if (f == NULL)
+    /* 0600 like the rest of a run directory; never through a symlink. */
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
         return -1;
+    FILE *f = fdopen(fd, "a");
+    if (f == NULL) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
     pthread_mutex_lock(&log_lock);
     FILE *old = opened_file;
     snprintf(opened_path, sizeof opened_path, "%s", path);

@@ -25,7 +25,7 @@ enum mtd_status pidfile_acquire(struct pidfile *pf, const char *dir, struct mtd_
     pf->fd = -1;
     if (snprintf(pf->path, sizeof pf->path, "%s/mutatord.pid", dir) >= (int)sizeof pf->path)
         return mtd_error_set(err, MTD_ERR_IO, "%s: path too long", dir);
-    int fd = open(pf->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    int fd = open(pf->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return mtd_error_set(err, MTD_ERR_IO, "%s: cannot open: %s", pf->path, strerror(errno));
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
