@@ -58,6 +58,13 @@ void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                             const float *running_var, float eps,
                             const struct bn_shape *s);
 
+/* The evaluation-mode map as scale and shift per channel (c of them):
+ * out = inp * scale + shift, what batchnorm_forward_eval applies; for
+ * folding into the preceding convolution's output. */
+void batchnorm_eval_affine(float *scale, float *shift, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float eps,
+                           int c);
+
 /* Exact statistics of a calibration pass, per channel, in double. The
  * caller owns the arrays, each of at least the maximum channel count. */
 struct bn_calib {

@@ -52,6 +52,19 @@ size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads);
 void conv2d_forward(float *out, const float *inp, const float *weight,
                     const struct conv2d_shape *s, float *scratch);
 
+/* A per-output-channel affine map and optional ReLU applied to each
+ * image's output as soon as it is computed (an evaluation-mode batch norm
+ * folded into the convolution): out = out * scale[c] + shift[c]. */
+struct conv2d_epilogue {
+    const float *scale, *shift;   /* (cout) */
+    int relu;
+};
+
+/* conv2d_forward, then the epilogue (which may be NULL). */
+void conv2d_forward_ep(float *out, const float *inp, const float *weight,
+                       const struct conv2d_shape *s, float *scratch,
+                       const struct conv2d_epilogue *ep);
+
 /* Gradients of conv2d_forward, accumulated (+=) into dinp and dweight.
  * dinp:    (N, cin, H, W), or NULL when the input needs no gradient
  * dweight: (>= cout, wcin, k, k), only the active block is touched

@@ -146,6 +146,11 @@ enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_err
 const float *supernet_forward(struct supernet *sn, const float *inp, int n,
                               enum forward_mode mode);
 
+/* FORWARD_EVAL folds each BN into the convolution before it (the same
+ * arithmetic, applied while the output is in cache). Off: node by node,
+ * for tests that compare the two. On by default. */
+void supernet_set_fusion(struct supernet *sn, int on);
+
 /* Gradients of the last FORWARD_TRAIN forward for dlogits (n, classes),
  * accumulated into the gradient arena for the active weights only. */
 void supernet_backward(struct supernet *sn, const float *dlogits);

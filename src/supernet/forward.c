@@ -178,6 +178,50 @@ static void node_forward(struct supernet *sn, const struct cell_run *r, const st
     }
 }
 
+/* Room for the scale and shift of the widest BN (one-row parameters). */
+static size_t fold_floats(const struct supernet *sn)
+{
+    size_t most = 0;
+    for (int p = 0; p < sn->nparams; p++)
+        if (sn->params[p].rows == 1 && (size_t)sn->params[p].cols > most)
+            most = (size_t)sn->params[p].cols;
+    return 2 * most;
+}
+
+/* Node i is a convolution whose only reader is the BN at i + 1: in
+ * evaluation mode the BN (and its ReLU) can be applied to each image's
+ * output as the convolution produces it, straight into the BN's slot. */
+static int conv_bn_fusable(const struct op_graph *g, int i)
+{
+    const struct node *conv = &g->nodes[i];
+    if (conv->kind != NODE_CONV || i + 1 >= g->nnodes)
+        return 0;
+    const struct node *bn = &g->nodes[i + 1];
+    if (bn->kind != NODE_BN || bn->src != conv->dst || g->out == conv->dst)
+        return 0;
+    for (int j = i + 2; j < g->nnodes; j++)
+        if (g->nodes[j].src == conv->dst || g->nodes[j].src2 == conv->dst)
+            return 0;
+    return 1;
+}
+
+static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const struct node *conv,
+                         const struct node *bn)
+{
+    const struct param_info *w = &sn->params[conv->param];
+    struct conv2d_shape s = conv_shape(r, conv, w);
+    int set = sn->arch.bn_set;
+    float *scale = sn->fold, *shift = sn->fold + sn->fold_width;
+    batchnorm_eval_affine(scale, shift, param_ptr(sn, sn->weights, bn->param + 2 * set),
+                          param_ptr(sn, sn->weights, bn->param + 2 * set + 1),
+                          buffer_ptr(sn, bn->buffer + 2 * set),
+                          buffer_ptr(sn, bn->buffer + 2 * set + 1), (float)sn->def.bn_eps,
+                          s.cout);
+    struct conv2d_epilogue ep = {scale, shift, bn->relu};
+    conv2d_forward_ep(slot_mut(r, bn->dst), slot(r, conv->src), sn->weights + w->offset, &s,
+                      sn->scratch, &ep);
+}
+
 /* Records that rows x cols of parameter p received a gradient. */
 static void touch(struct supernet *sn, int p, int rows, int cols)
 {
@@ -287,7 +331,7 @@ static enum mtd_status reserve(struct supernet *sn, int act_n, int grad_n, struc
     int n = act_n > sn->batch_cap ? act_n : sn->batch_cap;
     float *act = grow_act ? floats_alloc((size_t)n * sn->act_per_image) : NULL;
     float *dact = grow_grad ? floats_alloc((size_t)grad_n * sn->act_per_image) : NULL;
-    float *scr = grow_act ? floats_alloc(scratch_floats(sn, n)) : NULL;
+    float *scr = grow_act ? floats_alloc(scratch_floats(sn, n) + fold_floats(sn)) : NULL;
     const float **cell_in = grow_act ? calloc((size_t)sn->ncells, sizeof *cell_in) : NULL;
     if ((grow_act && (!act || !scr || !cell_in)) || (grow_grad && !dact)) {
         floats_free(act);
@@ -303,6 +347,8 @@ static enum mtd_status reserve(struct supernet *sn, int act_n, int grad_n, struc
         free(sn->cell_in);
         sn->act = act;
         sn->scratch = scr;
+        sn->fold = scr + scratch_floats(sn, n);
+        sn->fold_width = fold_floats(sn) / 2;
         sn->cell_in = cell_in;
         sn->batch_cap = n;
     }
@@ -336,11 +382,22 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
         cell_run_init(&r, sn, c, n);
         r.input = x;
         sn->cell_in[c] = x;
-        for (int i = 0; i < r.g->nnodes; i++)
+        for (int i = 0; i < r.g->nnodes; i++) {
+            if (mode == FORWARD_EVAL && !sn->no_fusion && conv_bn_fusable(r.g, i)) {
+                conv_bn_eval(sn, &r, &r.g->nodes[i], &r.g->nodes[i + 1]);
+                i++;
+                continue;
+            }
             node_forward(sn, &r, &r.g->nodes[i], mode);
+        }
         x = slot(&r, r.g->out);
     }
     return x;
+}
+
+void supernet_set_fusion(struct supernet *sn, int on)
+{
+    sn->no_fusion = !on;
 }
 
 /* Zeroes the gradients of a cell's slots (its input's belongs to the

@@ -115,6 +115,10 @@ struct supernet {
     size_t act_per_image;
     float *act, *dact;
     float *scratch;
+    float *fold;                      /* evaluation: a BN's scale, then its
+                                         shift at fold + fold_width */
+    size_t fold_width;
+    int no_fusion;                    /* supernet_set_fusion(sn, 0) */
     const float **cell_in;            /* each cell's input, last forward */
     int n;                            /* batch of the last forward */
 };

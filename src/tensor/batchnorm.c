@@ -7,6 +7,7 @@
  * most BNs is fused into both passes when the shape asks for it.
  */
 #include "batchnorm.h"
+#include "activation.h"
 #include "simd.h"
 
 #include <assert.h>
@@ -66,21 +67,6 @@ static void plane_sqdev(double *restrict acc, const float *restrict x, int hw, f
     lanes_flush(acc, lane);
 }
 
-/* y = x * scale + shift, then ReLU when relu. */
-SIMD_KERNEL
-static void plane_affine(float *y, const float *x, int hw, float scale, float shift, int relu)
-{
-    if (relu) {
-        for (int i = 0; i < hw; i++) {
-            float v = x[i] * scale + shift;
-            y[i] = v > 0.0f ? v : 0.0f;
-        }
-    } else {
-        for (int i = 0; i < hw; i++)
-            y[i] = x[i] * scale + shift;
-    }
-}
-
 void batchnorm_forward_train(float *out, float *mean, float *var,
                              const float *inp, const float *gamma,
                              const float *beta, float eps,
@@ -106,7 +92,7 @@ void batchnorm_forward_train(float *out, float *mean, float *var,
         const float scale = gamma[ch] / sqrtf((float)v + eps);
         const float shift = beta[ch] - (float)m * scale;
         for (int img = 0; img < s->n; img++)
-            plane_affine(out + img * chw + (size_t)ch * s->hw, x0 + img * chw, s->hw, scale,
+            affine_plane(out + img * chw + (size_t)ch * s->hw, x0 + img * chw, s->hw, scale,
                          shift, s->relu);
     }
 }
@@ -220,6 +206,21 @@ void batchnorm_running_update(float *running_mean, float *running_var,
     }
 }
 
+static void eval_affine(float *scale, float *shift, const float *gamma, const float *beta,
+                        const float *running_mean, const float *running_var, float eps, int ch)
+{
+    *scale = gamma[ch] / sqrtf(running_var[ch] + eps);
+    *shift = beta[ch] - running_mean[ch] * *scale;
+}
+
+void batchnorm_eval_affine(float *scale, float *shift, const float *gamma, const float *beta,
+                           const float *running_mean, const float *running_var, float eps,
+                           int c)
+{
+    for (int ch = 0; ch < c; ch++)
+        eval_affine(&scale[ch], &shift[ch], gamma, beta, running_mean, running_var, eps, ch);
+}
+
 void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
                             const float *beta, const float *running_mean,
                             const float *running_var, float eps,
@@ -229,10 +230,10 @@ void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
 
 #pragma omp parallel for schedule(static)
     for (int ch = 0; ch < s->c; ch++) {
-        const float scale = gamma[ch] / sqrtf(running_var[ch] + eps);
-        const float shift = beta[ch] - running_mean[ch] * scale;
+        float scale, shift;
+        eval_affine(&scale, &shift, gamma, beta, running_mean, running_var, eps, ch);
         for (int img = 0; img < s->n; img++)
-            plane_affine(out + img * chw + (size_t)ch * s->hw, inp + img * chw + (size_t)ch * s->hw,
+            affine_plane(out + img * chw + (size_t)ch * s->hw, inp + img * chw + (size_t)ch * s->hw,
                          s->hw, scale, shift, s->relu);
     }
 }

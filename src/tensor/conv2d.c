@@ -9,6 +9,7 @@
  * partials are added to dweight in thread order (deterministic).
  */
 #include "conv2d.h"
+#include "activation.h"
 #include "conv2d_depthwise.h"
 #include "im2col.h"
 #include "parallel.h"
@@ -85,9 +86,24 @@ size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads)
 void conv2d_forward(float *out, const float *inp, const float *weight,
                     const struct conv2d_shape *s, float *scratch)
 {
+    conv2d_forward_ep(out, inp, weight, s, scratch, NULL);
+}
+
+/* The epilogue on channels [0, c) of one image's output (c, ohw). */
+void conv2d_apply_epilogue(float *y, int c, int ohw, const struct conv2d_epilogue *ep)
+{
+    for (int ch = 0; ch < c; ch++)
+        affine_plane(y + (size_t)ch * ohw, y + (size_t)ch * ohw, ohw, ep->scale[ch],
+                     ep->shift[ch], ep->relu);
+}
+
+void conv2d_forward_ep(float *out, const float *inp, const float *weight,
+                       const struct conv2d_shape *s, float *scratch,
+                       const struct conv2d_epilogue *ep)
+{
     check_shape(s);
     if (is_depthwise(s)) {
-        conv2d_depthwise_forward(out, inp, weight, s, scratch);
+        conv2d_depthwise_forward(out, inp, weight, s, scratch, ep);
         return;
     }
     const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), ohw = oh * ow;
@@ -109,6 +125,8 @@ void conv2d_forward(float *out, const float *inp, const float *weight,
                         1.0f, weight + (size_t)g * cout_g * ldw, ldw, x, ohw,
                         0.0f, y, ohw);
         }
+        if (ep)  /* while the image's output is in cache */
+            conv2d_apply_epilogue(out + (size_t)img * s->cout * ohw, s->cout, ohw, ep);
     }
 }
 

@@ -212,7 +212,8 @@ static void taps_input_grad(float *restrict dph, const float *restrict dwide,
 }
 
 void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
-                              const struct conv2d_shape *s, float *scratch)
+                              const struct conv2d_shape *s, float *scratch,
+                              const struct conv2d_epilogue *ep)
 {
     const struct dw_geom g = dw_geom(s);
     const size_t ldw = (size_t)s->wcin * s->k * s->k, planes = (size_t)s->n * s->cin;
@@ -227,7 +228,14 @@ void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
         for (size_t p = 0; p < planes; p++) {
             phases_exchange(ph, (float *)(inp + p * g.h * g.w), &g, 0);
             taps_forward(wide, ph, weight + (p % (size_t)s->cin) * ldw, &g);
-            rows_copy(out + p * g.oh * g.ow, (size_t)g.ow, wide, (size_t)g.wq, g.oh, g.ow);
+            float *y = out + p * g.oh * g.ow;
+            rows_copy(y, (size_t)g.ow, wide, (size_t)g.wq, g.oh, g.ow);
+            if (ep) {
+                /* plane p is channel p % cin of its image */
+                const size_t ch = p % (size_t)s->cin;
+                struct conv2d_epilogue one = {ep->scale + ch, ep->shift + ch, ep->relu};
+                conv2d_apply_epilogue(y, 1, g.oh * g.ow, &one);
+            }
         }
     }
 }

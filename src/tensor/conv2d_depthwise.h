@@ -13,7 +13,12 @@
 size_t conv2d_depthwise_scratch_floats(const struct conv2d_shape *s);
 
 void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
-                              const struct conv2d_shape *s, float *scratch);
+                              const struct conv2d_shape *s, float *scratch,
+                              const struct conv2d_epilogue *ep);
+
+/* The epilogue on channels [0, c) of one image's output (c, ohw)
+ * (conv2d.c). */
+void conv2d_apply_epilogue(float *y, int c, int ohw, const struct conv2d_epilogue *ep);
 
 void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                                const float *inp, const float *weight,
