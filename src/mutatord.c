@@ -277,7 +277,7 @@ static void write_status(struct job *j)
 }
 
 /* The main thread while the worker runs: signals and status.json. */
-static void supervise(struct job *j, pthread_t worker)
+static void supervise(struct job *j, pthread_t worker, struct pidfile *pf)
 {
     sigset_t set;
     sigemptyset(&set);
@@ -291,6 +291,7 @@ static void supervise(struct job *j, pthread_t worker)
         int sig = sigtimedwait(&set, NULL, &tick);
         if (sig == SIGINT && stop_requested) {
             log_msg(LOG_WARN, "second SIGINT: exiting now, without a checkpoint");
+            pidfile_release(pf);
             _exit(130);
         }
         if (sig == SIGINT || sig == SIGTERM) {
@@ -350,7 +351,7 @@ static enum mtd_status run(struct job *j, const struct cli_args *args, struct pi
         return mtd_error_set(err, MTD_ERR_NOMEM, "cannot start the worker thread: %s",
                              strerror(rc));
     }
-    supervise(j, worker);
+    supervise(j, worker, pf);
     board_destroy(&j->board);
     if (j->status != MTD_OK)
         *err = j->err;
