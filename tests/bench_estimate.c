@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "conf.h"
 #include "search_space.h"
 
@@ -20,13 +21,7 @@ int main(int argc, char **argv)
 {
     const char *path = argc > 1 ? argv[1] : "conf/spos-fmnist.conf";
     config_t cfg;
-    struct mtd_error err = {0};
-    struct search_space *ss;
-    if (conf_read_file(&cfg, path, &err) != MTD_OK ||
-        search_space_create(&ss, config_root_setting(&cfg), 0, &err) != MTD_OK) {
-        fprintf(stderr, "bench_estimate: %s\n", err.msg);
-        return 1;
-    }
+    struct search_space *ss = bench_load_space("bench_estimate", path, 0, &cfg);
     enum { N = 1024 };
     static struct arch archs[N];
     struct rng rng;

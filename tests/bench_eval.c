@@ -14,12 +14,12 @@
  * Random images of the space's shape (speed does not depend on pixels).
  * Prints one JSON line per figure, with the keys of bench_torch.py's.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "bench_common.h"
 #include "conf.h"
 #include "data.h"
 #include "log.h"
@@ -82,29 +82,13 @@ static void forward_once(void *arg)
 
 int main(int argc, char **argv)
 {
-    int threads = 2;
-    double seconds = 10.0;
-    int opt;
-    while ((opt = getopt(argc, argv, "t:s:")) != -1) {
-        if (opt == 't')
-            threads = atoi(optarg);
-        else if (opt == 's')
-            seconds = atof(optarg);
-        else {
-            fprintf(stderr, "usage: bench_eval [-t THREADS] [-s SECONDS] [CONFIG]\n");
-            return 64;
-        }
-    }
-    const char *path = optind < argc ? argv[optind] : "conf/spos-fmnist.conf";
-    parallel_init(threads);
+    struct bench_args args;
+    bench_parse_args(argc, argv, "bench_eval", &args);
+    const int threads = args.threads;
+    const double seconds = args.seconds;
     config_t cfg;
     struct mtd_error err = {0};
-    struct search_space *ss;
-    if (conf_read_file(&cfg, path, &err) != MTD_OK ||
-        search_space_create(&ss, config_root_setting(&cfg), 1, &err) != MTD_OK) {
-        fprintf(stderr, "bench_eval: %s\n", err.msg);
-        return 1;
-    }
+    struct search_space *ss = bench_load_space("bench_eval", args.config, 1, &cfg);
     struct supernet *sn = search_space_supernet(ss);
     const struct space_def *def = supernet_space(sn);
 

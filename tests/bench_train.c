@@ -10,11 +10,11 @@
  *
  * Prints one JSON line.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "alloc.h"
+#include "bench_common.h"
 #include "conf.h"
 #include "log.h"
 #include "loss.h"
@@ -25,29 +25,14 @@ enum { BATCH = 128, WARMUP_STEPS = 3 };
 
 int main(int argc, char **argv)
 {
-    int threads = 2;
-    double seconds = 10.0;
-    int opt;
-    while ((opt = getopt(argc, argv, "t:s:")) != -1) {
-        if (opt == 't')
-            threads = atoi(optarg);
-        else if (opt == 's')
-            seconds = atof(optarg);
-        else {
-            fprintf(stderr, "usage: bench_train [-t THREADS] [-s SECONDS] [CONFIG]\n");
-            return 64;
-        }
-    }
-    const char *path = optind < argc ? argv[optind] : "conf/spos-fmnist.conf";
-    parallel_init(threads);
+    struct bench_args args;
+    bench_parse_args(argc, argv, "bench_train", &args);
+    const int threads = args.threads;
+    const double seconds = args.seconds;
+    const char *path = args.config;
     config_t cfg;
     struct mtd_error err = {0};
-    struct search_space *ss;
-    if (conf_read_file(&cfg, path, &err) != MTD_OK ||
-        search_space_create(&ss, config_root_setting(&cfg), 1, &err) != MTD_OK) {
-        fprintf(stderr, "bench_train: %s\n", err.msg);
-        return 1;
-    }
+    struct search_space *ss = bench_load_space("bench_train", path, 1, &cfg);
     struct supernet *sn = search_space_supernet(ss);
     const struct space_def *def = supernet_space(sn);
     const size_t pixels = (size_t)def->in_c * (size_t)def->in_h * (size_t)def->in_w;

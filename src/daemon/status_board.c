@@ -13,9 +13,9 @@ static const char *const phase_names[PHASE_COUNT] = {"starting", "train", "searc
 
 void board_init(struct status_board *b)
 {
-    memset(b, 0, sizeof *b);
+    memset(&b->v, 0, sizeof b->v);
     pthread_mutex_init(&b->lock, NULL);
-    b->search.best = -1.0;
+    b->v.search.best = -1.0;
 }
 
 void board_destroy(struct status_board *b)
@@ -26,8 +26,8 @@ void board_destroy(struct status_board *b)
 void board_set_phase(struct status_board *b, enum board_phase phase, const char *message)
 {
     pthread_mutex_lock(&b->lock);
-    b->phase = phase;
-    snprintf(b->message, sizeof b->message, "%s", message ? message : "");
+    b->v.phase = phase;
+    snprintf(b->v.message, sizeof b->v.message, "%s", message ? message : "");
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -35,8 +35,8 @@ void board_train_hook(void *ctx, const struct train_progress *p)
 {
     struct status_board *b = ctx;
     pthread_mutex_lock(&b->lock);
-    b->phase = PHASE_TRAIN;
-    b->train = *p;
+    b->v.phase = PHASE_TRAIN;
+    b->v.train = *p;
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -45,11 +45,11 @@ void board_search_hook(void *ctx, const struct search_progress *p,
 {
     struct status_board *b = ctx;
     pthread_mutex_lock(&b->lock);
-    b->phase = PHASE_SEARCH;
-    b->search = *p;
-    b->have_best = best != NULL;
+    b->v.phase = PHASE_SEARCH;
+    b->v.search = *p;
+    b->v.have_best = best != NULL;
     if (best)
-        b->best = *best;
+        b->v.best = *best;
     pthread_mutex_unlock(&b->lock);
 }
 
@@ -76,9 +76,8 @@ static void json_number_or_null(FILE *f, const char *key, double v)
 
 enum mtd_status board_write(struct status_board *b, const char *path, struct mtd_error *err)
 {
-    struct status_board c;
     pthread_mutex_lock(&b->lock);
-    memcpy(&c, b, sizeof c);
+    struct board_view c = b->v;
     pthread_mutex_unlock(&b->lock);
     struct ckpt_writer *w;
     FILE *f;

@@ -15,14 +15,19 @@
 enum board_phase { PHASE_STARTING, PHASE_TRAIN, PHASE_SEARCH, PHASE_DONE, PHASE_STOPPED,
                    PHASE_FAILED, PHASE_COUNT };
 
-struct status_board {
-    pthread_mutex_t lock;
+/* What status.json shows. */
+struct board_view {
     enum board_phase phase;
     struct train_progress train;
     struct search_progress search;
     int have_best;
     struct search_entry best;
     char message[256];            /* the error of PHASE_FAILED */
+};
+
+struct status_board {
+    pthread_mutex_t lock;
+    struct board_view v;          /* under lock */
 };
 
 void board_init(struct status_board *b);
