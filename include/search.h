@@ -19,8 +19,13 @@
  *     crossover_prob = 0.5;      # [0.5] per group, of the second parent's
  *     tournament = 10;           # [10] regularized: subnets per tournament
  *     seed = 1;                  # [1]
- *     constraints = { macs = [0.0, 1.3e7]; params = [0.0, 2.2e5]; };
- *                                # [none] closed ranges a candidate must be in
+ *     constraints = { macs = [0.0, 1.3e7]; params = [0.0, 2.2e5];
+ *                     latency = [0.0, 1.5]; };
+ *                                # [none] closed ranges a candidate must be in;
+ *                                #   latency in ms, predicted by the table below
+ *     latency_table = "latency.csv";  # [none] mutator-eval --latency-table's
+ *                                #   output (latency_table.h); relative to the
+ *                                #   working directory
  *     max_attempts = 10000;      # [10000] draws to find a feasible candidate
  *                                #   before the constraints are called too tight
  *     batch_size = 250;          # [250] of calibration and evaluation
@@ -65,14 +70,37 @@ struct search_config {
     int generations, population, top_k, num_mutation, num_crossover, tournament;
     double mutate_prob, crossover_prob;
     uint64_t seed;
-    struct search_range macs, params;
+    struct search_range macs, params, latency;
     int max_attempts, batch_size, checkpoint_every, keep_checkpoints;
+    char latency_table[4096];     /* "" when none */
 };
 
 /* Defaults, then the keys of group `search` (which may be NULL). Errors
  * name file and line. */
 enum mtd_status search_config_parse(const config_setting_t *search, struct search_config *cfg,
                                     struct mtd_error *err);
+
+/* --- Constraints (constraints.c) ---------------------------------------- */
+
+struct latency_table;
+struct rng;
+
+/* What a subnet costs: MACs and params by counting; latency in ms from the
+ * table (0 when lat is NULL). */
+struct subnet_cost {
+    double macs, params, latency;
+};
+void search_cost(const struct search_space *ss, const struct latency_table *lat,
+                 const struct subnet *s, struct subnet_cost *out);
+/* Whether a cost is within every range of cfg. */
+int search_within(const struct search_config *cfg, const struct subnet_cost *c);
+/* A random subnet within the constraints, in at most cfg->max_attempts
+ * draws from rng; else a configuration error saying what the draws
+ * reached. */
+enum mtd_status search_draw_feasible(const struct search_space *ss,
+                                     const struct search_config *cfg,
+                                     const struct latency_table *lat, struct rng *rng,
+                                     struct subnet *out, struct mtd_error *err);
 
 /* Scores a subnet (the default: BN calibration and validation accuracy on
  * the supernet). MTD_STOPPED: cut short by a stop request; the subnet is

@@ -27,6 +27,7 @@
 #define MUTATORD_SPACE_H
 
 #include <libconfig.h>
+#include <stdio.h>
 
 #include "status.h"
 
@@ -88,6 +89,11 @@ struct space_def {
 /* Parses and checks the `supernet` group. Errors name file, line and key. */
 enum mtd_status space_def_parse(const config_setting_t *supernet, struct space_def *def,
                                 struct mtd_error *err);
+
+/* Writes def as a `supernet` group in the `blocks` form, each line
+ * prefixed by indent; space_def_parse reads it back to the same def.
+ * Returns -1 on a write error. */
+int space_def_write(const struct space_def *def, const char *indent, FILE *f);
 
 /* The maximum inner width of op o in block b (0 for ops without one). */
 int block_def_mid_max(const struct block_def *b, const struct op_spec *op);

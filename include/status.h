@@ -18,6 +18,7 @@ enum mtd_status {
     MTD_ERR_USAGE,      /* a command line is wrong */
     MTD_ERR_TEMPFAIL,   /* try again later, e.g. the run directory is locked */
     MTD_STOPPED,        /* work cut short by a stop request (not an error) */
+    MTD_ERR_NOINPUT,    /* an input file does not exist */
     MTD_STATUS_COUNT
 };
 

@@ -193,6 +193,10 @@ int supernet_buffer_find(const struct supernet *sn, const char *name);
 float *supernet_buffers(struct supernet *sn);
 size_t supernet_buffers_size(const struct supernet *sn);
 
+/* FNV-1a over the parameter and buffer tables (names and shapes): equal
+ * for networks built from the same space, different otherwise. */
+uint64_t supernet_fingerprint(const struct supernet *sn);
+
 /* --- Counting and extraction ------------------------------------------- */
 
 struct resources {

@@ -48,7 +48,13 @@
 #include "status.h"
 
 /* Written to checkpoints: append only. */
-enum train_sampler { SAMPLER_UNIFORM, SAMPLER_SANDWICH, SAMPLER_SLIMMABLE, SAMPLER_COUNT };
+enum train_sampler {
+    SAMPLER_UNIFORM,
+    SAMPLER_SANDWICH,
+    SAMPLER_SLIMMABLE,
+    SAMPLER_FIXED,      /* finetuning one subnet (trainer_fix_subnet); not a config value */
+    SAMPLER_COUNT
+};
 enum lr_schedule { SCHEDULE_COSINE, SCHEDULE_POLY, SCHEDULE_COUNT };
 
 const char *train_sampler_name(enum train_sampler s);
@@ -69,9 +75,24 @@ struct train_config {
     int report_random;
 };
 
+/* The defaults in brackets above. */
+void train_config_defaults(struct train_config *cfg);
+
 /* Defaults, then the keys of group `train` (which may be NULL). */
 enum mtd_status train_config_parse(const config_setting_t *train, struct train_config *cfg,
                                    struct mtd_error *err);
+
+/* The settings of a finetune (mutator-eval --finetune, --rank): `train`'s,
+ * then the keys of group `finetune` (which may be NULL):
+ *
+ *   finetune = { epochs; batch_size; seed; label_smoothing; optimizer = {...};
+ *                schedule = {...}; checkpoint_every; keep_checkpoints; log_every; };
+ *
+ * A finetune trains one fixed subnet, so sampler, random, distill,
+ * temperature and report_random are not taken. */
+enum mtd_status train_config_parse_finetune(const config_setting_t *finetune,
+                                            const struct train_config *train,
+                                            struct train_config *cfg, struct mtd_error *err);
 
 /* The learning rate of step `step` (from 0) of `total`: linear warm-up
  * from lr / warmup_steps to lr over the warm-up steps, then cosine from lr
@@ -79,7 +100,8 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
 double train_lr(const struct train_config *cfg, long step, long total, long warmup_steps);
 
 /* Accuracy (top-1, in [0, 1]) of the supernet's current arch on `eval`,
- * after recalibrating its BN statistics on `calib` (exact averages).
+ * after recalibrating its BN statistics on `calib` (exact averages; NULL:
+ * the running statistics as they are, e.g. those of an exported model).
  * MTD_STOPPED when *stop (may be NULL) becomes nonzero between batches. */
 enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               const struct data_split *calib, const struct data_split *eval,
@@ -120,6 +142,13 @@ enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop
 
 int trainer_done(const struct trainer *t);
 void trainer_set_hook(struct trainer *t, trainer_hook hook, void *ctx);
+
+/* Finetuning: every step trains the subnet `choices` (one index per search
+ * group) instead of sampled paths, and epoch ends report its validation
+ * accuracy. Call before trainer_resume; the run directory should be the
+ * subnet's own (its checkpoints record the sampler "fixed", not which
+ * subnet). */
+void trainer_fix_subnet(struct trainer *t, const int *choices);
 long trainer_global_step(const struct trainer *t);
 
 #endif

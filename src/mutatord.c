@@ -24,9 +24,11 @@
 #include "conf.h"
 #include "daemon/status_board.h"
 #include "data.h"
+#include "dirs.h"
 #include "log.h"
 #include "parallel.h"
 #include "pidfile.h"
+#include "run_config.h"
 #include "search.h"
 #include "search_space.h"
 #include "space_report.h"
@@ -63,45 +65,11 @@ static const struct cli_program program = {
         "(file:line named).\n",
 };
 
-/* The sections of a config this version reads. */
-static const char *const top_keys[] = {"plugins", "supernet", "mutators", "data", "train",
-                                       "search", "run_dir", "threads", NULL};
-
 /* Set by the main thread, read by the worker between batches. */
 static volatile sig_atomic_t stop_requested;
 
-/* mkdir -p, each new directory 0700. */
-static enum mtd_status make_dirs(const char *path, struct mtd_error *err)
-{
-    char buf[PATH_MAX];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return mtd_error_set(err, MTD_ERR_IO, "%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        if (mkdir(buf, 0700) != 0 && errno != EEXIST)
-            return mtd_error_set(err, MTD_ERR_IO, "%s: cannot create the directory: %s", buf,
-                                 strerror(errno));
-        *p = c;
-        if (c == '\0')
-            break;
-    }
-    struct stat sb;
-    if (stat(path, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return mtd_error_set(err, MTD_ERR_IO, "%s: not a directory", path);
-    return MTD_OK;
-}
-
 struct job {
-    config_t cfg;
-    struct data_config data_cfg;
-    struct train_config train_cfg;
-    struct search_config search_cfg;
-    const char *run_dir;
-    int threads;
-    struct search_space *ss;
+    struct run_config rc;
     struct data data;
     struct trainer *trainer;
     struct search *search;
@@ -113,35 +81,6 @@ struct job {
     struct mtd_error err;
     volatile sig_atomic_t finished;
 };
-
-static enum mtd_status read_config(struct job *j, const struct cli_args *args,
-                                   struct mtd_error *err)
-{
-    const config_setting_t *root, *data = NULL, *train = NULL, *search = NULL;
-    long long threads = 0;
-    j->run_dir = "run";
-    enum mtd_status st;
-    if ((st = conf_read_file(&j->cfg, args->config, err)) != MTD_OK)
-        return st;
-    root = config_root_setting(&j->cfg);
-    if ((st = conf_check_keys(root, top_keys, err)) != MTD_OK ||
-        (st = conf_get_string(root, "run_dir", 0, &j->run_dir, err)) != MTD_OK ||
-        (st = conf_get_int(root, "threads", 0, 0, 1024, &threads, err)) != MTD_OK ||
-        (st = conf_get_group(root, "data", 0, &data, err)) != MTD_OK ||
-        (st = conf_get_group(root, "train", 0, &train, err)) != MTD_OK ||
-        (st = conf_get_group(root, "search", 0, &search, err)) != MTD_OK ||
-        (st = data_config_parse(data, &j->data_cfg, err)) != MTD_OK ||
-        (st = train_config_parse(train, &j->train_cfg, err)) != MTD_OK ||
-        (st = search_config_parse(search, &j->search_cfg, err)) != MTD_OK)
-        return st;
-    if (args->run_dir != NULL)
-        j->run_dir = args->run_dir;
-    if (j->run_dir[0] == '\0')
-        return mtd_error_set(err, MTD_ERR_CONFIG, "%s: run_dir is empty (use -r DIR, or set "
-                             "run_dir)", args->config);
-    j->threads = args->threads > 0 ? args->threads : (int)threads;
-    return search_space_create(&j->ss, root, j->train_cfg.seed, err);
-}
 
 /* --fresh: the run directory's content moves to DIR.old-<time>, whole. */
 static enum mtd_status move_aside(const char *dir, struct mtd_error *err)
@@ -197,17 +136,17 @@ static enum mtd_status daemonize(struct pidfile *pf, struct mtd_error *err)
 
 static enum mtd_status train(struct job *j, struct mtd_error *err)
 {
-    const struct space_def *def = supernet_space(search_space_supernet(j->ss));
+    const struct space_def *def = supernet_space(search_space_supernet(j->rc.ss));
     enum mtd_status st;
-    if ((st = data_load(&j->data, &j->data_cfg, def->classes, def->in_h, def->in_w, 0, err)) != MTD_OK)
+    if ((st = data_load(&j->data, &j->rc.data, def->classes, def->in_h, def->in_w, 0, err)) != MTD_OK)
         return st;
     if (def->in_c != 1)
         return mtd_error_set(err, MTD_ERR_CONFIG, "the data has 1 channel, the supernet's input %d",
                              def->in_c);
     log_msg(LOG_INFO, "data %s: %d training, %d validation, %d calibration images",
-            j->data_cfg.dir, j->data_cfg.train_images, j->data_cfg.val_images,
-            j->data_cfg.calib_images);
-    if ((st = trainer_create(&j->trainer, j->ss, &j->data, &j->train_cfg, j->run_dir, err)) != MTD_OK)
+            j->rc.data.dir, j->rc.data.train_images, j->rc.data.val_images,
+            j->rc.data.calib_images);
+    if ((st = trainer_create(&j->trainer, j->rc.ss, &j->data, &j->rc.train, j->rc.run_dir, err)) != MTD_OK)
         return st;
     trainer_set_hook(j->trainer, board_train_hook, &j->board);
     int resumed;
@@ -225,10 +164,10 @@ static enum mtd_status search(struct job *j, struct mtd_error *err)
 {
     struct data_split calib = data_split(&j->data, SPLIT_CALIB);
     struct data_split val = data_split(&j->data, SPLIT_VAL);
-    struct search_eval_ctx ctx = {.ss = j->ss, .d = &j->data, .calib = &calib, .val = &val,
-                                  .batch = j->search_cfg.batch_size, .stop = &stop_requested};
-    enum mtd_status st = search_create(&j->search, j->ss, &j->search_cfg, search_score_accuracy,
-                                       &ctx, j->run_dir, err);
+    struct search_eval_ctx ctx = {.ss = j->rc.ss, .d = &j->data, .calib = &calib, .val = &val,
+                                  .batch = j->rc.search.batch_size, .stop = &stop_requested};
+    enum mtd_status st = search_create(&j->search, j->rc.ss, &j->rc.search, search_score_accuracy,
+                                       &ctx, j->rc.run_dir, err);
     int resumed;
     if (st == MTD_OK) {
         search_set_hook(j->search, board_search_hook, &j->board);
@@ -243,7 +182,7 @@ static enum mtd_status search(struct job *j, struct mtd_error *err)
                 "continues from there", p.generation + 1, p.generations, p.candidate);
     } else if (st == MTD_OK) {
         log_msg(LOG_INFO, "results in %s: best/, history.csv, pareto.svg, status.json",
-                j->run_dir);
+                j->rc.run_dir);
     }
     return st;
 }
@@ -316,23 +255,23 @@ static enum mtd_status run(struct job *j, const struct cli_args *args, struct pi
                            struct mtd_error *err)
 {
     enum mtd_status st;
-    if (args->fresh && (st = move_aside(j->run_dir, err)) != MTD_OK)
+    if (args->fresh && (st = move_aside(j->rc.run_dir, err)) != MTD_OK)
         return st;
-    if ((st = make_dirs(j->run_dir, err)) != MTD_OK ||
-        (st = pidfile_acquire(pf, j->run_dir, err)) != MTD_OK)
+    if ((st = make_dirs(j->rc.run_dir, err)) != MTD_OK ||
+        (st = pidfile_acquire(pf, j->rc.run_dir, err)) != MTD_OK)
         return st;
     if (args->daemonize && (st = daemonize(pf, err)) != MTD_OK)
         return st;
     char log_path[PATH_MAX + 32];
-    snprintf(log_path, sizeof log_path, "%s/mutatord.log", j->run_dir);
+    snprintf(log_path, sizeof log_path, "%s/mutatord.log", j->rc.run_dir);
     if (log_open(log_path) != 0)
         return mtd_error_set(err, MTD_ERR_IO, "%s: cannot open: %s", log_path, strerror(errno));
     if (args->syslog)
         log_use_syslog("mutatord");
-    snprintf(j->status_path, sizeof j->status_path, "%s/status.json", j->run_dir);
-    parallel_init(j->threads);
+    snprintf(j->status_path, sizeof j->status_path, "%s/status.json", j->rc.run_dir);
+    parallel_init(j->rc.threads);
     log_msg(LOG_INFO, "mutatord %s, pid %ld: run directory %s, %d threads", PACKAGE_VERSION,
-            (long)getpid(), j->run_dir, parallel_threads());
+            (long)getpid(), j->rc.run_dir, parallel_threads());
 
     /* Signals go to the main thread only: the worker (and the OpenMP
      * threads it starts) inherit this mask. */
@@ -368,10 +307,10 @@ int main(int argc, char **argv)
     memset(&j, 0, sizeof j);
     struct pidfile pf = {.fd = -1};
     struct mtd_error err = {0};
-    enum mtd_status st = read_config(&j, &args, &err);
+    enum mtd_status st = run_config_read(&j.rc, args.config, args.run_dir, args.threads, &err);
     if (st == MTD_OK && args.check) {
         printf("%s: configuration valid\n", args.config);
-        space_report(j.ss, stdout);
+        space_report(j.rc.ss, stdout);
     } else if (st == MTD_OK) {
         st = run(&j, &args, &pf, &err);
     }
@@ -384,8 +323,7 @@ int main(int argc, char **argv)
     search_free(j.search);
     trainer_free(j.trainer);
     data_free(&j.data);
-    search_space_free(j.ss);
-    config_destroy(&j.cfg);
+    run_config_free(&j.rc);
     pidfile_release(&pf);
     log_close();
     return st == MTD_OK ? EX_OK : mtd_status_exit_code(st);

@@ -15,6 +15,7 @@
 #include <zlib.h>
 
 #include "data.h"
+#include "latency_table.h"
 #include "log.h"
 #include "search_state.h"
 #include "train.h"
@@ -99,23 +100,11 @@ enum mtd_status search_add(struct search *s, const struct search_entry *e, struc
 
 /* ---- candidates ------------------------------------------------------- */
 
-static void resources_of(const struct search *s, const struct subnet *sub, struct resources *r)
-{
-    struct arch arch;
-    search_space_to_arch(s->ss, sub->choice, &arch);
-    supernet_estimate(s->sn, &arch, r);
-}
-
-static int in_range(const struct search_range *r, double v)
-{
-    return v >= r->min && v <= r->max;
-}
-
 static int feasible(const struct search *s, const struct subnet *sub)
 {
-    struct resources r;
-    resources_of(s, sub, &r);
-    return in_range(&s->cfg.macs, r.macs) && in_range(&s->cfg.params, r.params);
+    struct subnet_cost c;
+    search_cost(s->ss, s->lat, sub, &c);
+    return search_within(&s->cfg, &c);
 }
 
 static void random_subnet(const struct search *s, struct rng *rng, struct subnet *out)
@@ -124,37 +113,10 @@ static void random_subnet(const struct search *s, struct rng *rng, struct subnet
     search_space_sample(s->ss, SAMPLE_RANDOM, rng, out->choice);
 }
 
-/* The constraints admit nothing we could draw: say what the space reaches. */
-static enum mtd_status too_tight(const struct search *s, double macs_lo, double macs_hi,
-                                 double params_lo, double params_hi, struct mtd_error *err)
-{
-    return mtd_error_set(err, MTD_ERR_CONFIG,
-                         "search.constraints: no subnet in %d random draws has macs in "
-                         "[%.6g, %.6g] and params in [%.6g, %.6g]; the draws reached macs "
-                         "[%.6g, %.6g] and params [%.6g, %.6g] (loosen the ranges, or raise "
-                         "search.max_attempts)",
-                         s->cfg.max_attempts, s->cfg.macs.min, s->cfg.macs.max,
-                         s->cfg.params.min, s->cfg.params.max, macs_lo, macs_hi, params_lo,
-                         params_hi);
-}
-
-/* A random feasible subnet within max_attempts draws. */
 static enum mtd_status draw_random(const struct search *s, struct rng *rng, struct subnet *out,
                                    struct mtd_error *err)
 {
-    double macs_lo = INFINITY, macs_hi = 0.0, params_lo = INFINITY, params_hi = 0.0;
-    for (int a = 0; a < s->cfg.max_attempts; a++) {
-        random_subnet(s, rng, out);
-        struct resources r;
-        resources_of(s, out, &r);
-        if (in_range(&s->cfg.macs, r.macs) && in_range(&s->cfg.params, r.params))
-            return MTD_OK;
-        macs_lo = fmin(macs_lo, r.macs);
-        macs_hi = fmax(macs_hi, r.macs);
-        params_lo = fmin(params_lo, r.params);
-        params_hi = fmax(params_hi, r.params);
-    }
-    return too_tight(s, macs_lo, macs_hi, params_lo, params_hi, err);
+    return search_draw_feasible(s->ss, &s->cfg, s->lat, rng, out, err);
 }
 
 /* Each group of parent, with probability mutate_prob, from a fresh random
@@ -301,6 +263,8 @@ enum mtd_status search_create(struct search **out, struct search_space *ss,
         st = mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for the search");
     if (st == MTD_OK)
         st = grow(s, err);
+    if (st == MTD_OK && cfg->latency_table[0] != '\0')
+        st = latency_table_load(&s->lat, s->sn, cfg->latency_table, err);
     if (st != MTD_OK) {
         search_free(s);
         return st;
@@ -318,6 +282,7 @@ void search_free(struct search *s)
     free(s->pop);
     free(s->entries);
     free(s->table);
+    latency_table_free(s->lat);
     free(s);
 }
 
@@ -387,10 +352,10 @@ static enum mtd_status score_once(struct search *s, const struct subnet *sub, lo
     if (*entry >= 0)
         return MTD_OK;
     struct search_entry e = {.subnet = *sub, .hash = hash, .generation = s->generation};
-    struct resources r;
-    resources_of(s, sub, &r);
-    e.macs = r.macs;
-    e.params = r.params;
+    struct subnet_cost c;
+    search_cost(s->ss, NULL, sub, &c);
+    e.macs = c.macs;
+    e.params = c.params;
     enum mtd_status st = s->score(s->score_ctx, sub, &e.score, err);
     if (st == MTD_OK)
         st = search_add(s, &e, err);

@@ -3,11 +3,12 @@
  * directory, in the ckpt_io.h container, where progress is
  * generation * (population + 1) + candidates done (it only grows).
  *
- * Payload, version 1 (little-endian; doubles as their 64 bits):
+ * Payload, version 2 (little-endian; doubles as their 64 bits):
  *   u64 search-space fingerprint   u64 weights fingerprint   u64 seed
  *   u32 strategy  u32 population  u32 top_k  u32 num_mutation
  *   u32 num_crossover  u32 tournament  u32 max_attempts  u32 batch_size
- *   f64 mutate_prob  f64 crossover_prob  f64 macs min, max  f64 params min, max
+ *   f64 mutate_prob  f64 crossover_prob  u64 macs, params and latency ranges
+ *   (each: bits of min ^ 31 * bits of max)
  *   u32 groups
  *   u32 generation  u32 ncand  u32 cand_done, then ncand x groups u32 choices
  *   u64 entries, then per entry: groups u32 choices, u32 generation,
@@ -24,7 +25,7 @@
 #include "search_state.h"
 
 static const char magic[8] = {'M', 'T', 'D', 'S', 'R', 'C', 'H', '1'};
-#define VERSION 1
+#define VERSION 2
 #define PREFIX "search"
 
 static uint64_t f64_bits(double v)
@@ -48,7 +49,7 @@ struct setting {
     uint64_t value;
 };
 
-enum { NSETTINGS = 15 };
+enum { NSETTINGS = 16 };
 
 static void settings_of(const struct search *s, struct setting *out)
 {
@@ -69,6 +70,7 @@ static void settings_of(const struct search *s, struct setting *out)
         {"search.crossover_prob (bits)", f64_bits(c->crossover_prob)},
         {"search.constraints.macs (bits of min, max)", f64_bits(c->macs.min) ^ (f64_bits(c->macs.max) * 31)},
         {"search.constraints.params (bits of min, max)", f64_bits(c->params.min) ^ (f64_bits(c->params.max) * 31)},
+        {"search.constraints.latency (bits of min, max)", f64_bits(c->latency.min) ^ (f64_bits(c->latency.max) * 31)},
     };
     memcpy(out, all, sizeof all);
 }

@@ -3,6 +3,8 @@
  */
 #include <limits.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "conf.h"
 #include "search.h"
@@ -54,15 +56,16 @@ enum mtd_status search_config_parse(const config_setting_t *search, struct searc
     *cfg = (struct search_config){
         .strategy = STRATEGY_TOPK, .generations = 20, .population = 50, .top_k = 10,
         .num_mutation = 25, .num_crossover = 25, .tournament = 10, .mutate_prob = 0.1,
-        .crossover_prob = 0.5, .seed = 1, .macs = {0.0, INFINITY}, .params = {0.0, INFINITY},
+        .crossover_prob = 0.5, .seed = 1, .macs = {0.0, INFINITY}, .params = {0.0, INFINITY}, .latency = {0.0, INFINITY},
         .max_attempts = 10000, .batch_size = 250, .checkpoint_every = 10, .keep_checkpoints = 3};
     if (search == NULL)
         return MTD_OK;
     static const char *const keys[] = {
         "strategy", "generations", "population", "top_k", "num_mutation", "num_crossover",
         "mutate_prob", "crossover_prob", "tournament", "seed", "constraints", "max_attempts",
-        "batch_size", "checkpoint_every", "keep_checkpoints", NULL};
-    static const char *const constraint_keys[] = {"macs", "params", NULL};
+        "batch_size", "checkpoint_every", "keep_checkpoints", "latency_table", NULL};
+    static const char *const constraint_keys[] = {"macs", "params", "latency", NULL};
+    const char *table = "";
     int strategy = (int)cfg->strategy;
     long long seed = (long long)cfg->seed;
     const config_setting_t *cons = NULL;
@@ -89,13 +92,21 @@ enum mtd_status search_config_parse(const config_setting_t *search, struct searc
         (st = get_int(search, "checkpoint_every", 0, 1000000, &cfg->checkpoint_every,
                       err)) != MTD_OK ||
         (st = get_int(search, "keep_checkpoints", 1, 1000, &cfg->keep_checkpoints, err)) != MTD_OK ||
+        (st = conf_get_string(search, "latency_table", 0, &table, err)) != MTD_OK ||
         (st = conf_get_group(search, "constraints", 0, &cons, err)) != MTD_OK)
         return st;
+    if (strlen(table) >= sizeof cfg->latency_table)
+        return conf_error(err, conf_child(search, "latency_table"), "path too long");
+    snprintf(cfg->latency_table, sizeof cfg->latency_table, "%s", table);
     if (cons != NULL &&
         ((st = conf_check_keys(cons, constraint_keys, err)) != MTD_OK ||
          (st = get_range(cons, "macs", &cfg->macs, err)) != MTD_OK ||
-         (st = get_range(cons, "params", &cfg->params, err)) != MTD_OK))
+         (st = get_range(cons, "params", &cfg->params, err)) != MTD_OK ||
+         (st = get_range(cons, "latency", &cfg->latency, err)) != MTD_OK))
         return st;
+    if (cons != NULL && conf_child(cons, "latency") != NULL && cfg->latency_table[0] == '\0')
+        return conf_error(err, conf_child(cons, "latency"), "a latency constraint needs "
+                          "search.latency_table (written by mutator-eval --latency-table)");
     cfg->strategy = (enum search_strategy)strategy;
     cfg->seed = (uint64_t)seed;
     if (cfg->num_mutation + cfg->num_crossover > cfg->population)

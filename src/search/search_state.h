@@ -18,6 +18,7 @@ struct search {
     char run_dir[PATH_MAX];
     uint64_t space_fingerprint;     /* groups and their choices */
     uint64_t weights_fingerprint;   /* the supernet's weights */
+    struct latency_table *lat;      /* NULL unless search.latency_table */
 
     /* Where the search is. Generation `generation` is under way (all done
      * when it equals cfg.generations); its candidates are cand[0, ncand)

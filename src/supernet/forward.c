@@ -188,10 +188,9 @@ static size_t fold_floats(const struct supernet *sn)
     return 2 * most;
 }
 
-/* Node i is a convolution whose only reader is the BN at i + 1: in
- * evaluation mode the BN (and its ReLU) can be applied to each image's
+/* In evaluation mode the BN (and its ReLU) can be applied to each image's
  * output as the convolution produces it, straight into the BN's slot. */
-static int conv_bn_fusable(const struct op_graph *g, int i)
+int conv_bn_fusable(const struct op_graph *g, int i)
 {
     const struct node *conv = &g->nodes[i];
     if (conv->kind != NODE_CONV || i + 1 >= g->nnodes)
@@ -370,6 +369,25 @@ enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_err
     return reserve(sn, n, 0, err);
 }
 
+const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
+                          enum forward_mode mode)
+{
+    struct cell_run r;
+    sn->n = n;
+    cell_run_init(&r, sn, c, n);
+    r.input = x;
+    sn->cell_in[c] = x;
+    for (int i = 0; i < r.g->nnodes; i++) {
+        if (mode == FORWARD_EVAL && !sn->no_fusion && conv_bn_fusable(r.g, i)) {
+            conv_bn_eval(sn, &r, &r.g->nodes[i], &r.g->nodes[i + 1]);
+            i++;
+            continue;
+        }
+        node_forward(sn, &r, &r.g->nodes[i], mode);
+    }
+    return slot(&r, r.g->out);
+}
+
 const float *supernet_forward(struct supernet *sn, const float *inp, int n,
                               enum forward_mode mode)
 {
@@ -377,21 +395,8 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
     assert(mode != FORWARD_CALIB || sn->calib_sum != NULL);
     sn->n = n;
     const float *x = inp;
-    for (int c = 0; c < sn->ncells; c++) {
-        struct cell_run r;
-        cell_run_init(&r, sn, c, n);
-        r.input = x;
-        sn->cell_in[c] = x;
-        for (int i = 0; i < r.g->nnodes; i++) {
-            if (mode == FORWARD_EVAL && !sn->no_fusion && conv_bn_fusable(r.g, i)) {
-                conv_bn_eval(sn, &r, &r.g->nodes[i], &r.g->nodes[i + 1]);
-                i++;
-                continue;
-            }
-            node_forward(sn, &r, &r.g->nodes[i], mode);
-        }
-        x = slot(&r, r.g->out);
-    }
+    for (int c = 0; c < sn->ncells; c++)
+        x = cell_forward(sn, c, x, n, mode);
     return x;
 }
 

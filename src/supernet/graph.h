@@ -148,6 +148,15 @@ void op_graph_build(struct supernet *sn, struct cell *cell, struct op_graph *g,
 int supernet_add_param(struct supernet *sn, int buffer, const char *name, int rows,
                        int cols, int decay, float init);
 
+/* Forward of cell c alone under the current arch: x is its input (n
+ * images), the result its output, in the activation arena (forward.c). */
+const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
+                          enum forward_mode mode);
+
+/* Node i of g is a convolution whose only reader is the BN at i + 1, so
+ * that the BN can be folded into it (forward.c). */
+int conv_bn_fusable(const struct op_graph *g, int i);
+
 /* Frees the calibration accumulators (forward.c). */
 void supernet_calib_free(struct supernet *sn);
 

@@ -329,3 +329,22 @@ int supernet_buffer_find(const struct supernet *sn, const char *name)
 }
 float *supernet_buffers(struct supernet *sn) { return sn->bufvals; }
 size_t supernet_buffers_size(const struct supernet *sn) { return sn->nbufvals; }
+
+/* FNV-1a over the parameter and buffer tables: names and shapes. */
+uint64_t supernet_fingerprint(const struct supernet *sn)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (int i = 0; i < supernet_nparams(sn) + supernet_nbuffers(sn); i++) {
+        const struct param_info *p = i < supernet_nparams(sn)
+                                         ? supernet_param(sn, i)
+                                         : supernet_buffer(sn, i - supernet_nparams(sn));
+        int shape[2] = {p->rows, p->cols};
+        const unsigned char *bytes[2] = {(const unsigned char *)p->name,
+                                         (const unsigned char *)shape};
+        size_t len[2] = {strlen(p->name) + 1, sizeof shape};
+        for (int k = 0; k < 2; k++)
+            for (size_t j = 0; j < len[k]; j++)
+                h = (h ^ bytes[k][j]) * 1099511628211ULL;
+    }
+    return h;
+}

@@ -16,54 +16,91 @@ static int argmax(const float *x, int k)
     return best;
 }
 
+/* The batch buffers of a pass over a split. */
+struct eval_buffers {
+    float *images;
+    int *labels, *idx;
+};
+
+static enum mtd_status buffers_alloc(struct eval_buffers *b, const struct data_split *s,
+                                     int batch, struct mtd_error *err)
+{
+    b->images = floats_alloc((size_t)batch * (size_t)(s->set->h * s->set->w));
+    b->labels = malloc((size_t)batch * sizeof *b->labels);
+    b->idx = malloc((size_t)batch * sizeof *b->idx);
+    if (b->images == NULL || b->labels == NULL || b->idx == NULL)
+        return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for evaluation batches");
+    return MTD_OK;
+}
+
+static void buffers_free(struct eval_buffers *b)
+{
+    floats_free(b->images);
+    free(b->labels);
+    free(b->idx);
+}
+
+/* Batch `at` of a split into b; returns its size. */
+static int load_batch(const struct data *d, const struct data_split *s, int at, int batch,
+                      struct eval_buffers *b)
+{
+    int n = s->count - at < batch ? s->count - at : batch;
+    for (int i = 0; i < n; i++)
+        b->idx[i] = at + i;
+    data_batch(d, s, b->idx, n, 0, 0, 0, 0, b->images, b->labels);
+    return n;
+}
+
+static enum mtd_status calibrate(struct supernet *sn, const struct data *d,
+                                 const struct data_split *calib, int batch,
+                                 const volatile sig_atomic_t *stop, struct eval_buffers *b,
+                                 struct mtd_error *err)
+{
+    enum mtd_status st = supernet_calib_begin(sn, err);
+    if (st != MTD_OK)
+        return st;
+    for (int at = 0; at < calib->count; at += batch) {
+        if (stop != NULL && *stop)
+            return MTD_STOPPED;
+        int n = load_batch(d, calib, at, batch, b);
+        supernet_forward(sn, b->images, n, FORWARD_CALIB);
+    }
+    supernet_calib_finish(sn);
+    return MTD_OK;
+}
+
+static enum mtd_status top1(struct supernet *sn, const struct data *d,
+                            const struct data_split *eval, int batch,
+                            const volatile sig_atomic_t *stop, struct eval_buffers *b,
+                            double *accuracy)
+{
+    const int classes = supernet_space(sn)->classes;
+    long correct = 0;
+    for (int at = 0; at < eval->count; at += batch) {
+        if (stop != NULL && *stop)
+            return MTD_STOPPED;
+        int n = load_batch(d, eval, at, batch, b);
+        const float *logits = supernet_forward(sn, b->images, n, FORWARD_EVAL);
+        for (int i = 0; i < n; i++)
+            correct += argmax(logits + (size_t)i * (size_t)classes, classes) == b->labels[i];
+    }
+    *accuracy = eval->count > 0 ? (double)correct / (double)eval->count : 0.0;
+    return MTD_OK;
+}
+
 enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               const struct data_split *calib, const struct data_split *eval,
                               int batch, const volatile sig_atomic_t *stop, double *accuracy,
                               struct mtd_error *err)
 {
-    const int pixels = eval->set->h * eval->set->w, classes = supernet_space(sn)->classes;
-    float *images = floats_alloc((size_t)batch * (size_t)pixels);
-    int *labels = malloc((size_t)batch * sizeof *labels);
-    int *idx = malloc((size_t)batch * sizeof *idx);
-    enum mtd_status st = MTD_OK;
-    if (images == NULL || labels == NULL || idx == NULL)
-        st = mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for evaluation batches");
+    struct eval_buffers b;
+    enum mtd_status st = buffers_alloc(&b, eval, batch, err);
     if (st == MTD_OK)
         st = supernet_reserve_eval(sn, batch, err);
+    if (st == MTD_OK && calib != NULL)
+        st = calibrate(sn, d, calib, batch, stop, &b, err);
     if (st == MTD_OK)
-        st = supernet_calib_begin(sn, err);
-    if (st != MTD_OK)
-        goto out;
-    for (int at = 0; at < calib->count; at += batch) {
-        if (stop != NULL && *stop) {
-            st = MTD_STOPPED;
-            goto out;
-        }
-        int n = calib->count - at < batch ? calib->count - at : batch;
-        for (int i = 0; i < n; i++)
-            idx[i] = at + i;
-        data_batch(d, calib, idx, n, 0, 0, 0, 0, images, labels);
-        supernet_forward(sn, images, n, FORWARD_CALIB);
-    }
-    supernet_calib_finish(sn);
-    long correct = 0;
-    for (int at = 0; at < eval->count; at += batch) {
-        if (stop != NULL && *stop) {
-            st = MTD_STOPPED;
-            goto out;
-        }
-        int n = eval->count - at < batch ? eval->count - at : batch;
-        for (int i = 0; i < n; i++)
-            idx[i] = at + i;
-        data_batch(d, eval, idx, n, 0, 0, 0, 0, images, labels);
-        const float *logits = supernet_forward(sn, images, n, FORWARD_EVAL);
-        for (int i = 0; i < n; i++)
-            correct += argmax(logits + (size_t)i * (size_t)classes, classes) == labels[i];
-    }
-    *accuracy = eval->count > 0 ? (double)correct / (double)eval->count : 0.0;
-out:
-    floats_free(images);
-    free(labels);
-    free(idx);
+        st = top1(sn, d, eval, batch, stop, &b, accuracy);
+    buffers_free(&b);
     return st;
 }

@@ -9,7 +9,8 @@
 #include "conf.h"
 #include "train.h"
 
-static const char *const sampler_names[SAMPLER_COUNT] = {"uniform", "sandwich", "slimmable"};
+static const char *const sampler_names[SAMPLER_COUNT] = {"uniform", "sandwich", "slimmable",
+                                                         "fixed"};
 static const char *const schedule_names[SCHEDULE_COUNT] = {"cosine", "poly"};
 
 const char *train_sampler_name(enum train_sampler s)
@@ -58,25 +59,43 @@ static enum mtd_status parse_schedule(const config_setting_t *s, struct train_co
     return MTD_OK;
 }
 
-enum mtd_status train_config_parse(const config_setting_t *train, struct train_config *cfg,
-                                   struct mtd_error *err)
+void train_config_defaults(struct train_config *cfg)
 {
-    static const char *const keys[] = {"epochs", "batch_size", "seed", "sampler", "random",
-                                       "distill", "temperature", "label_smoothing", "optimizer",
-                                       "schedule", "checkpoint_every", "keep_checkpoints",
-                                       "log_every", "report_random", NULL};
     memset(cfg, 0, sizeof *cfg);
+    cfg->epochs = 10;
+    cfg->batch_size = 128;
+    cfg->seed = 1;
+    cfg->sampler = SAMPLER_UNIFORM;
+    cfg->sandwich_random = 2;
+    cfg->distill = 1;
+    cfg->temperature = 1.0f;
     cfg->sgd = (struct sgd_config){.lr = 0.1f, .momentum = 0.9f, .weight_decay = 4e-5f,
                                    .nesterov = 1};
     cfg->schedule = SCHEDULE_COSINE;
-    cfg->warmup_epochs = 0.0;
     cfg->power = 1.0;
-    cfg->distill = 1;
-    cfg->temperature = 1.0f;
-    long long epochs = 10, batch = 128, seed = 1, random = 2, every = 200, keep = 3, log = 50,
-              report = 0;
-    double temperature = 1.0, smoothing = 0.0;
-    int sampler = SAMPLER_UNIFORM;
+    cfg->checkpoint_every = 200;
+    cfg->keep_checkpoints = 3;
+    cfg->log_every = 50;
+}
+
+/* The keys of a `train` group, and the subset a `finetune` group takes
+ * (a finetune trains one fixed subnet: no sampler, no report). */
+static const char *const train_keys[] = {"epochs", "batch_size", "seed", "sampler", "random",
+                                         "distill", "temperature", "label_smoothing",
+                                         "optimizer", "schedule", "checkpoint_every",
+                                         "keep_checkpoints", "log_every", "report_random", NULL};
+static const char *const finetune_keys[] = {"epochs", "batch_size", "seed", "label_smoothing",
+                                            "optimizer", "schedule", "checkpoint_every",
+                                            "keep_checkpoints", "log_every", NULL};
+
+static enum mtd_status apply_keys(const config_setting_t *train, const char *const *keys,
+                                  struct train_config *cfg, struct mtd_error *err)
+{
+    long long epochs = cfg->epochs, batch = cfg->batch_size, seed = (long long)cfg->seed,
+              random = cfg->sandwich_random, every = cfg->checkpoint_every,
+              keep = cfg->keep_checkpoints, log = cfg->log_every, report = cfg->report_random;
+    double temperature = cfg->temperature, smoothing = cfg->label_smoothing;
+    int sampler = (int)cfg->sampler;
     if (train != NULL) {
         const config_setting_t *opt = NULL, *sched = NULL;
         enum mtd_status st;
@@ -84,7 +103,7 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
             (st = conf_get_int(train, "epochs", 0, 1, 100000, &epochs, err)) != MTD_OK ||
             (st = conf_get_int(train, "batch_size", 0, 2, 65536, &batch, err)) != MTD_OK ||
             (st = conf_get_int(train, "seed", 0, 0, INT64_MAX, &seed, err)) != MTD_OK ||
-            (st = conf_get_enum(train, "sampler", sampler_names, SAMPLER_COUNT, &sampler, err)) != MTD_OK ||
+            (st = conf_get_enum(train, "sampler", sampler_names, SAMPLER_FIXED, &sampler, err)) != MTD_OK ||
             (st = conf_get_int(train, "random", 0, 0, 64, &random, err)) != MTD_OK ||
             (st = conf_get_bool(train, "distill", 0, &cfg->distill, err)) != MTD_OK ||
             (st = conf_get_double(train, "temperature", 0, 0.01, 100.0, &temperature, err)) != MTD_OK ||
@@ -101,7 +120,7 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
         if (sched != NULL && (st = parse_schedule(sched, cfg, err)) != MTD_OK)
             return st;
         if (cfg->warmup_epochs > (double)epochs)
-            return conf_error(err, conf_child(sched, "warmup_epochs"),
+            return conf_error(err, sched != NULL ? conf_child(sched, "warmup_epochs") : train,
                               "the warm-up (%g epochs) is longer than the training (%lld)",
                               cfg->warmup_epochs, epochs);
     }
@@ -117,6 +136,22 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
     cfg->log_every = (int)log;
     cfg->report_random = (int)report;
     return MTD_OK;
+}
+
+enum mtd_status train_config_parse(const config_setting_t *train, struct train_config *cfg,
+                                   struct mtd_error *err)
+{
+    train_config_defaults(cfg);
+    return apply_keys(train, train_keys, cfg, err);
+}
+
+enum mtd_status train_config_parse_finetune(const config_setting_t *finetune,
+                                            const struct train_config *train,
+                                            struct train_config *cfg, struct mtd_error *err)
+{
+    *cfg = *train;
+    cfg->report_random = 0;
+    return apply_keys(finetune, finetune_keys, cfg, err);
 }
 
 double train_lr(const struct train_config *cfg, long step, long total, long warmup_steps)

@@ -17,25 +17,6 @@
 /* The random subnets of the final report. */
 #define STREAM_REPORT 0x7265706fULL
 
-/* FNV-1a over the parameter and buffer tables: names and shapes. */
-static uint64_t table_fingerprint(const struct supernet *sn)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (int i = 0; i < supernet_nparams(sn) + supernet_nbuffers(sn); i++) {
-        const struct param_info *p = i < supernet_nparams(sn)
-                                         ? supernet_param(sn, i)
-                                         : supernet_buffer(sn, i - supernet_nparams(sn));
-        int shape[2] = {p->rows, p->cols};
-        const unsigned char *bytes[2] = {(const unsigned char *)p->name,
-                                         (const unsigned char *)shape};
-        size_t len[2] = {strlen(p->name) + 1, sizeof shape};
-        for (int k = 0; k < 2; k++)
-            for (size_t j = 0; j < len[k]; j++)
-                h = (h ^ bytes[k][j]) * 1099511628211ULL;
-    }
-    return h;
-}
-
 static int find_slimmable_group(const struct search_space *ss)
 {
     for (int m = 0; m < search_space_nmutators(ss); m++)
@@ -60,7 +41,7 @@ enum mtd_status trainer_create(struct trainer **out, struct search_space *ss,
     t->d = d;
     t->cfg = *cfg;
     snprintf(t->run_dir, sizeof t->run_dir, "%s", run_dir);
-    t->fingerprint = table_fingerprint(t->sn);
+    t->fingerprint = supernet_fingerprint(t->sn);
     t->train = data_split(d, SPLIT_TRAIN);
     t->val = data_split(d, SPLIT_VAL);
     t->calib = data_split(d, SPLIT_CALIB);
@@ -90,8 +71,6 @@ enum mtd_status trainer_create(struct trainer **out, struct search_space *ss,
     if (st == MTD_OK && (!t->paths || !t->order || !t->labels || !t->images || !t->dlogits || !t->probs ||
                          !t->teacher_logits || !t->teacher_probs))
         st = mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for training batches");
-    if (st == MTD_OK)
-        st = supernet_reserve(t->sn, cfg->batch_size, err);
     if (st != MTD_OK) {
         trainer_free(t);
         return st;
@@ -119,6 +98,12 @@ void trainer_set_hook(struct trainer *t, trainer_hook hook, void *ctx)
 {
     t->hook = hook;
     t->hook_ctx = ctx;
+}
+
+void trainer_fix_subnet(struct trainer *t, const int *choices)
+{
+    memcpy(t->fixed, choices, (size_t)search_space_ngroups(t->ss) * sizeof *choices);
+    t->cfg.sampler = SAMPLER_FIXED;
 }
 
 int trainer_done(const struct trainer *t)
@@ -165,6 +150,9 @@ static int step_paths(struct trainer *t, int (*choices)[SEARCH_SPACE_MAX_GROUPS]
         }
         return n < max ? n : max;
     }
+    case SAMPLER_FIXED:
+        memcpy(choices[0], t->fixed, sizeof t->fixed);
+        return 1;
     default:
         search_space_sample(t->ss, SAMPLE_RANDOM, &rng, choices[0]);
         return 1;
@@ -233,8 +221,25 @@ static enum mtd_status validate_one(struct trainer *t, enum sample_kind kind, st
     return st;
 }
 
+static enum mtd_status validate_fixed(struct trainer *t, struct mtd_error *err)
+{
+    struct arch arch;
+    double acc;
+    search_space_to_arch(t->ss, t->fixed, &arch);
+    enum mtd_status st = supernet_set_arch(t->sn, &arch, err);
+    if (st == MTD_OK)
+        st = evaluate_arch(t->sn, t->d, &t->calib, &t->val, t->cfg.batch_size, t->stop, &acc,
+                           err);
+    if (st == MTD_OK)
+        log_msg(LOG_INFO, "epoch %d/%d: validation accuracy %.2f%% (the subnet)", t->epoch + 1,
+                t->cfg.epochs, 100.0 * acc);
+    return st == MTD_STOPPED ? MTD_OK : st;
+}
+
 static enum mtd_status validate(struct trainer *t, struct mtd_error *err)
 {
+    if (t->cfg.sampler == SAMPLER_FIXED)
+        return validate_fixed(t, err);
     double max, min;
     enum mtd_status st = validate_one(t, SAMPLE_MAX, NULL, &max, err);
     if (st == MTD_OK)
@@ -295,6 +300,11 @@ enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop
 {
     if (t->done)
         return MTD_OK;
+    /* Here, not at creation: a trainer that only loads weights (offline
+     * evaluation) needs no room for training batches. */
+    enum mtd_status st = supernet_reserve(t->sn, t->cfg.batch_size, err);
+    if (st != MTD_OK)
+        return st;
     t->stop = stop;
     log_msg(LOG_INFO, "training: %d epochs of %ld steps of %d images, sampler %s", t->cfg.epochs,
             t->steps_per_epoch, t->cfg.batch_size, train_sampler_name(t->cfg.sampler));
@@ -305,7 +315,6 @@ enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop
     struct progress bar;
     snprintf(label, sizeof label, "epoch %d/%d", t->epoch + 1, t->cfg.epochs);
     progress_begin(&bar, label, t->steps_per_epoch, t->cfg.log_every);
-    enum mtd_status st = MTD_OK;
     while (!t->done) {
         if ((stop != NULL && *stop) || (max_steps >= 0 && ran >= max_steps))
             break;

@@ -34,6 +34,7 @@ struct trainer {
     int *order;                     /* (train.count) the epoch's order */
     int order_epoch;                /* the epoch `order` is of, or -1 */
     int slimmable_group;            /* the sampler's group, or -1 */
+    int fixed[SEARCH_SPACE_MAX_GROUPS];     /* SAMPLER_FIXED: the subnet */
     float *images;                  /* (batch, 1, H, W) */
     int *labels;                    /* (batch) */
     float *dlogits, *probs;         /* (batch, classes) */

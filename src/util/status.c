@@ -17,6 +17,7 @@ static const char *const status_names[MTD_STATUS_COUNT] = {
     [MTD_ERR_USAGE] = "usage error",
     [MTD_ERR_TEMPFAIL] = "temporary failure",
     [MTD_STOPPED] = "stopped",
+    [MTD_ERR_NOINPUT] = "missing input",
 };
 
 static const int status_exit_codes[MTD_STATUS_COUNT] = {
@@ -28,6 +29,7 @@ static const int status_exit_codes[MTD_STATUS_COUNT] = {
     [MTD_ERR_USAGE] = EX_USAGE,
     [MTD_ERR_TEMPFAIL] = EX_TEMPFAIL,
     [MTD_STOPPED] = EX_OK,
+    [MTD_ERR_NOINPUT] = EX_NOINPUT,
 };
 
 const char *mtd_status_name(enum mtd_status status)
