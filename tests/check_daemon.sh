@@ -11,20 +11,13 @@ fail() { echo "FAIL: $*" >&2; [ -f "$dir/a/mutatord.log" ] && cat "$dir/a/mutato
 dir=$(mktemp -d /tmp/mutatord-check-daemon-XXXXXX)
 trap 'rm -rf "$dir"' EXIT
 
-cat > "$dir/tiny.conf" <<CONF
-supernet = { input = { channels = 1; height = 28; width = 28; }; classes = 10;
-  stem = { channels = 8; stride = 2; };
-  stages = ( { blocks = 2; channels = 16; stride = 2;
-               ops = ["shuffle_3x3", "shuffle_5x5", "shuffle_xception"]; },
-             { blocks = 1; channels = 16; stride = 1; ops = ["shuffle_3x3", "shuffle_7x7"]; } );
-  last = { channels = 32; }; };
-mutators = ( { type = "OneShotModuleMutator"; } );
-data = { dir = "$srcdir/data"; train_images = 2000; val_images = 500; calib_images = 200; };
+. "$srcdir/tests/tiny_space.sh"
+{ tiny_space; cat <<CONF
 train = { epochs = 24; batch_size = 32; checkpoint_every = 20; };
 search = { generations = 3; population = 6; top_k = 3; num_mutation = 2; num_crossover = 2;
            checkpoint_every = 2; batch_size = 100; };
-threads = 2;
 CONF
+} > "$dir/tiny.conf"
 
 wait_for() {  # wait_for FILE SECONDS
     i=0

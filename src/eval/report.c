@@ -28,8 +28,9 @@ void report_print(const struct report *r, FILE *f)
             fprintf(f, " %7.3f ms %9.0f", e->latency_ms, e->images_per_s);
         fprintf(f, "\n");
     }
-    fprintf(f, "top1: %s split%s; latency: batch 1, median; img/s: batch 256\n", r->split,
-            r->finetuned ? "; finetuned: after --finetune" : "");
+    fprintf(f, "top1: %s split%s%s\n", r->split,
+            r->finetuned ? "; finetuned: after --finetune" : "",
+            r->timed ? "; latency: batch 1, median; img/s: batch 256" : "");
 }
 
 enum mtd_status report_write_csv(const struct report *r, const char *path,
