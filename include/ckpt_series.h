@@ -34,6 +34,22 @@ enum mtd_status ckpt_series_load_newest(const char *dir, const char *prefix, con
                                                                 struct mtd_error *err),
                                         void *ctx, int *found, struct mtd_error *err);
 
+/* Failed checkpoint writes in a row before a run gives up. */
+#define CKPT_MAX_FAILURES 3
+
+/* The outcome of the checkpoints of a run: a failed write (full disk, I/O
+ * error) leaves the previous checkpoint in place, is logged with its path
+ * and reason, and the run goes on to retry at its next checkpoint; after
+ * CKPT_MAX_FAILURES failures in a row it stops. */
+struct ckpt_retry {
+    int failures;
+};
+
+/* Records the result st of a checkpoint write: MTD_OK to go on (the write
+ * succeeded, or failed and will be retried), else the error to stop with. */
+enum mtd_status ckpt_retry_note(struct ckpt_retry *r, enum mtd_status st,
+                                struct mtd_error *err);
+
 /* A stored setting that must equal the config's: MTD_ERR_CONFIG naming
  * both values otherwise. */
 enum mtd_status ckpt_expect_same(const char *path, const char *what, uint64_t stored,

@@ -364,11 +364,24 @@ static enum mtd_status score_once(struct search *s, const struct subnet *sub, lo
     return st;
 }
 
-static enum mtd_status checkpoint(struct search *s, struct mtd_error *err)
+static enum mtd_status save(struct search *s, struct mtd_error *err)
 {
     enum mtd_status st = search_ckpt_save(s, err);
     if (st == MTD_OK)
         st = search_write_outputs(s, 0, err);
+    return st;
+}
+
+/* A checkpoint on the way: a failed write is retried at the next point. */
+static enum mtd_status checkpoint(struct search *s, struct mtd_error *err)
+{
+    return ckpt_retry_note(&s->retry, save(s, err), err);
+}
+
+/* The last one, when stopping: nothing later would retry it. */
+static enum mtd_status final_checkpoint(struct search *s, struct mtd_error *err)
+{
+    enum mtd_status st = save(s, err);
     if (st != MTD_OK)
         log_msg(LOG_ERROR, "%s", err->msg);
     return st;
@@ -442,6 +455,8 @@ enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, 
         call_hook(s);
         st = checkpoint(s, err);
     }
+    if (st == MTD_OK && s->retry.failures > 0)
+        st = final_checkpoint(s, err);   /* the last one failed: once more */
     if (st == MTD_OK && search_done(s))
         st = search_write_outputs(s, 1, err);
     return st;
@@ -449,7 +464,7 @@ stopped:
     progress_end(&bar);
     if (st != MTD_OK && st != MTD_STOPPED)
         return st;
-    return checkpoint(s, err);
+    return final_checkpoint(s, err);
 }
 
 /* ---- the default scorer ----------------------------------------------- */

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 
+#include "ckpt_series.h"
 #include "search.h"
 
 struct search {
@@ -41,6 +42,7 @@ struct search {
     int npop;
     long *pop;                      /* (population) */
 
+    struct ckpt_retry retry;        /* failed checkpoint writes in a row */
     search_hook hook;
     void *hook_ctx;
     long scored_this_run;

@@ -287,12 +287,14 @@ static enum mtd_status report_random(struct trainer *t, struct mtd_error *err)
     return MTD_OK;
 }
 
-static enum mtd_status checkpoint(struct trainer *t, struct mtd_error *err)
+/* A checkpoint on the way: a failed write is retried at the next point
+ * (ckpt_retry_note); *unsaved counts the steps no checkpoint holds. */
+static enum mtd_status checkpoint(struct trainer *t, long *unsaved, struct mtd_error *err)
 {
     enum mtd_status st = train_ckpt_save(t, err);
-    if (st != MTD_OK)
-        log_msg(LOG_ERROR, "%s", err->msg);
-    return st;
+    if (st == MTD_OK)
+        *unsaved = 0;
+    return ckpt_retry_note(&t->retry, st, err);
 }
 
 enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop,
@@ -348,21 +350,21 @@ enum mtd_status trainer_run(struct trainer *t, const volatile sig_atomic_t *stop
             t->done = t->epoch == t->cfg.epochs;
             loss_sum = 0.0;
             loss_count = 0;
-            if ((st = checkpoint(t, err)) != MTD_OK)
+            if ((st = checkpoint(t, &since_ckpt, err)) != MTD_OK)
                 return st;
-            since_ckpt = 0;
             snprintf(label, sizeof label, "epoch %d/%d", t->epoch + 1, t->cfg.epochs);
             progress_begin(&bar, label, t->steps_per_epoch, t->cfg.log_every);
-        } else if (t->cfg.checkpoint_every > 0 && t->global_step % t->cfg.checkpoint_every == 0) {
-            /* A failed periodic checkpoint is logged; training goes on and
-             * the next one tries again. */
-            checkpoint(t, err);
-            since_ckpt = 0;
+        } else if (t->cfg.checkpoint_every > 0 && t->global_step % t->cfg.checkpoint_every == 0 &&
+                   (st = checkpoint(t, &since_ckpt, err)) != MTD_OK) {
+            return st;
         }
     }
     progress_end(&bar);
-    if (since_ckpt > 0 && (st = checkpoint(t, err)) != MTD_OK)
+    /* The last one, when stopping or done: nothing later would retry it. */
+    if (since_ckpt > 0 && (st = train_ckpt_save(t, err)) != MTD_OK) {
+        log_msg(LOG_ERROR, "%s", err->msg);
         return st;
+    }
     if (t->done) {
         log_msg(LOG_INFO, "training complete: %ld steps", t->global_step);
         if (t->cfg.report_random > 0 && (st = report_random(t, err)) != MTD_OK)

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 
+#include "ckpt_series.h"
 #include "train.h"
 
 /* Paths of one step at most: max, min and 64 random (sandwich), or every
@@ -40,6 +41,7 @@ struct trainer {
     float *dlogits, *probs;         /* (batch, classes) */
     float *teacher_logits, *teacher_probs;  /* (batch, classes) */
 
+    struct ckpt_retry retry;                 /* failed checkpoint writes in a row */
     const volatile sig_atomic_t *stop;       /* of the trainer_run under way */
     trainer_hook hook;                       /* progress, after every step */
     void *hook_ctx;

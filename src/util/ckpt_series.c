@@ -105,3 +105,21 @@ enum mtd_status ckpt_expect_same(const char *path, const char *what, uint64_t st
                          "%llu (use another run directory, or --fresh)",
                          path, what, (unsigned long long)stored, (unsigned long long)now);
 }
+
+enum mtd_status ckpt_retry_note(struct ckpt_retry *r, enum mtd_status st,
+                                struct mtd_error *err)
+{
+    if (st == MTD_OK) {
+        r->failures = 0;
+        return MTD_OK;
+    }
+    r->failures++;
+    if (r->failures >= CKPT_MAX_FAILURES) {
+        log_msg(LOG_ERROR, "%s; %d checkpoints failed in a row: stopping (the previous "
+                "checkpoint is kept)", err->msg, r->failures);
+        return st;
+    }
+    log_msg(LOG_ERROR, "%s; going on, the next checkpoint tries again (%d of %d failures in a "
+            "row allowed)", err->msg, r->failures, CKPT_MAX_FAILURES - 1);
+    return MTD_OK;
+}
