@@ -55,7 +55,9 @@ struct ckpt_reader {
 };
 
 /* Loads and checks path. MTD_ERR_IO when it cannot be read, MTD_ERR_DATA
- * when it is damaged, of another kind or of a newer version. */
+ * when it is damaged or of another kind, MTD_ERR_CONFIG when it is intact
+ * but of a newer format version (a series then stops rather than fall back
+ * to older files and lose the newer program's work). */
 enum mtd_status ckpt_reader_open(struct ckpt_reader *r, const char *path, const char magic[8],
                                  uint32_t max_version, struct mtd_error *err);
 /* Copies the next n bytes; -1 (and nothing copied) past the end. */

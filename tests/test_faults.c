@@ -7,7 +7,9 @@
  * the path and the reason; a search goes on and retries at its next
  * checkpoint, ending with the top-k of a run without faults; a failure that
  * persists stops the search cleanly (MTD_ERR_IO), and the run directory
- * then resumes to the same top-k.
+ * then resumes to the same top-k. Damaged checkpoints (every truncation,
+ * 300 bit flips) are reported and the previous one used; a newer format is
+ * refused naming both versions.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -22,7 +24,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <zlib.h>
+
 #include "ckpt_io.h"
+#include "ckpt_series.h"
 #include "fixture.h"
 #include "log.h"
 #include "parallel.h"
@@ -288,6 +293,125 @@ static void test_search_stops_when_failures_persist(void **state)
     env_close(&e);
 }
 
+/* --- Damaged checkpoints -------------------------------------------------- */
+
+static unsigned char *read_all(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *n = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *b = malloc(*n);
+    assert_int_equal(fread(b, 1, *n, f), *n);
+    fclose(f);
+    return b;
+}
+
+static void write_all(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(__real_fwrite(b, 1, n, f), n);
+    fclose(f);
+}
+
+/* Resumes the search of e; returns the subnets scored so far. */
+static long resume_progress(struct env *e, enum mtd_status want, struct mtd_error *err)
+{
+    struct synth sy = {0};
+    struct search *s;
+    int resumed = 0;
+    assert_int_equal(search_create(&s, e->ss, &e->sc, synth_score, &sy, e->dir, err), MTD_OK);
+    enum mtd_status st = search_resume(s, &resumed, err);
+    if (st != want)
+        fail_msg("resume: status %d, not %d: %s", st, want, err->msg);
+    struct search_progress p;
+    search_get_progress(s, &p);
+    search_free(s);
+    return st == MTD_OK && resumed ? p.scored : -1;
+}
+
+static long log_size(void)
+{
+    struct stat sb;
+    return stat(log_path, &sb) == 0 ? (long)sb.st_size : 0;
+}
+
+/* Every truncation and 300 random bit flips of the newest checkpoint: each
+ * is reported in the log naming the file, and the checkpoint before it is
+ * used. An intact file of a newer format stops the resume, naming both
+ * versions. */
+static void test_damaged_checkpoints(void **state)
+{
+    (void)state;
+    struct env e;
+    env_open(&e, wide_space, "generations = 3; population = 6; top_k = 3; num_mutation = 2; "
+             "num_crossover = 2; checkpoint_every = 2; keep_checkpoints = 5;", "damaged");
+    struct synth sy = {0};
+    struct search *s;
+    struct mtd_error err = {0};
+    assert_int_equal(search_create(&s, e.ss, &e.sc, synth_score, &sy, e.dir, &err), MTD_OK);
+    assert_int_equal(search_run(s, NULL, 7, &err), MTD_OK);
+    search_free(s);
+    long counters[8];
+    assert_true(ckpt_series_list(e.dir, "search", counters, 8) >= 2);
+    char newest[512], aside[600];
+    ckpt_series_path(e.dir, "search", counters[0], newest, sizeof newest);
+    const long full = resume_progress(&e, MTD_OK, &err);
+    snprintf(aside, sizeof aside, "%s.aside", newest);
+    assert_int_equal(rename(newest, aside), 0);
+    const long previous = resume_progress(&e, MTD_OK, &err);
+    assert_int_equal(rename(aside, newest), 0);
+    assert_true(previous >= 0 && previous < full);
+
+    size_t n;
+    unsigned char *bytes = read_all(newest, &n);
+    const char *name = strrchr(newest, '/') + 1;
+    for (size_t len = 0; len < n; len++) {
+        write_all(newest, bytes, len);
+        long at = log_size();
+        assert_int_equal(resume_progress(&e, MTD_OK, &err), previous);
+        FILE *f = fopen(log_path, "r");
+        fseek(f, at, SEEK_SET);
+        char line[1024];
+        int named = 0;
+        while (!named && fgets(line, sizeof line, f) != NULL)
+            named = strstr(line, name) != NULL;
+        fclose(f);
+        if (!named)
+            fail_msg("truncated to %zu bytes: no log line names %s", len, name);
+    }
+    uint64_t x = 12345;
+    for (int flip = 0; flip < 300; flip++) {
+        x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+        size_t bit = (size_t)(x >> 33) % (8 * n);
+        bytes[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        write_all(newest, bytes, n);
+        bytes[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        assert_int_equal(resume_progress(&e, MTD_OK, &err), previous);
+    }
+    write_all(newest, bytes, n);
+    assert_int_equal(resume_progress(&e, MTD_OK, &err), full);
+
+    /* The same file as a newer format would write it: refused. */
+    uint32_t version;
+    memcpy(&version, bytes + 8, 4);
+    uint32_t newer = version + 1;
+    memcpy(bytes + 8, &newer, 4);
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), bytes, (uInt)(n - 4));
+    memcpy(bytes + n - 4, &crc, 4);
+    write_all(newest, bytes, n);
+    resume_progress(&e, MTD_ERR_CONFIG, &err);
+    char expect[128];
+    snprintf(expect, sizeof expect, "format version %u is newer than this program reads (%u)",
+             newer, version);
+    if (strstr(err.msg, expect) == NULL || strstr(err.msg, name) == NULL)
+        fail_msg("expected '%s' and the file in: %s", expect, err.msg);
+    free(bytes);
+    env_close(&e);
+}
+
 int main(void)
 {
     parallel_init(1);
@@ -301,6 +425,7 @@ int main(void)
         cmocka_unit_test(test_one_file),
         cmocka_unit_test(test_search_goes_on),
         cmocka_unit_test(test_search_stops_when_failures_persist),
+        cmocka_unit_test(test_damaged_checkpoints),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     log_close();

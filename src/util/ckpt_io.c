@@ -232,13 +232,17 @@ enum mtd_status ckpt_reader_open(struct ckpt_reader *r, const char *path, const 
         }
         return reader_fail(r, MTD_ERR_DATA, "damaged or truncated (checksum mismatch)", err);
     }
-    if (r->version > max_version || r->version == 0) {
-        char msg[160];
-        snprintf(msg, sizeof msg, r->version ? "format version %u is newer than this program "
-                 "reads (%u)" : "format version %u is invalid (this program reads 1 to %u)",
-                 r->version, max_version);
-        return reader_fail(r, MTD_ERR_DATA, msg, err);
+    if (r->version > max_version) {
+        /* Intact, and written by a newer program: falling back to an older
+         * checkpoint would throw its work away. */
+        char msg[200];
+        snprintf(msg, sizeof msg, "format version %u is newer than this program reads (%u); "
+                 "use a newer version of the program, or another run directory", r->version,
+                 max_version);
+        return reader_fail(r, MTD_ERR_CONFIG, msg, err);
     }
+    if (r->version == 0)
+        return reader_fail(r, MTD_ERR_DATA, "format version 0 is invalid", err);
     r->pos = HEADER_BYTES;
     r->size -= CRC_BYTES;
     return MTD_OK;
