@@ -94,6 +94,9 @@ struct mutator_ops {
  * registry is full. The table must outlive the program (static storage). */
 int mutator_register(const struct mutator_ops *ops);
 
+/* How many mutators are registered (the built-in ones included). */
+int mutator_count(void);
+
 /* The registered mutator called name, or NULL. The built-in mutators are
  * always registered. */
 const struct mutator_ops *mutator_find(const char *name);

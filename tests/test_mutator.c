@@ -311,7 +311,7 @@ static void test_subnet_errors(void **state)
         fail_msg("%s", err.msg);
     snprintf(text, sizeof text, "subnet = (\n%s  { group = \"last\"; choice = 17; },\n"
              "  { group = \"stage1.block0\"; choice = \"shuffle_3x3\"; } );\n", rest);
-    expect_subnet_error(l->ss, text, "sub.conf:6: subnet[4].choice: not a choice of group 'last' (choices: 16, 32)");
+    expect_subnet_error(l->ss, text, "sub.conf:6: subnet[4].choice: 17 is not a choice of group 'last' (choices: 16, 32)");
     snprintf(text, sizeof text, "subnet = (\n%s  { group = \"last\"; choice = 16; },\n"
              "  { group = \"stage1.blok0\"; choice = \"shuffle_3x3\"; } );\n", rest);
     expect_subnet_error(l->ss, text, "no group 'stage1.blok0'");

@@ -48,8 +48,8 @@ enum mtd_status idx_load(const char *path, int ndims, struct idx_array *out,
     errno = 0;
     gzFile f = gzopen(path, "rb");
     if (f == NULL)
-        return mtd_error_set(err, MTD_ERR_IO, "%s: cannot open: %s", path,
-                             errno ? strerror(errno) : "out of memory");
+        return mtd_error_set(err, errno == ENOENT ? MTD_ERR_NOINPUT : MTD_ERR_IO,
+                             "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
     enum mtd_status st = MTD_OK;
     unsigned char head[4 + 4 * IDX_MAX_DIMS];
     long got = read_fully(f, head, 4);

@@ -80,3 +80,9 @@ void search_group_single(struct search_group *g, const char *name, int mutable_i
     g->nmutables = 1;
     g->mutables[0] = mutable_index;
 }
+
+int mutator_count(void)
+{
+    register_builtins();
+    return registered;
+}

@@ -49,8 +49,11 @@ static enum mtd_status load_plugins(struct search_space *ss, const config_settin
         *(void **)&init = dlsym(h, "mutatord_plugin_init");
         if (init == NULL)
             return conf_error(err, e, "%s exports no mutatord_plugin_init", path);
+        int before = mutator_count();
         if (init() != 0)
             return conf_error(err, e, "%s: mutatord_plugin_init failed (a mutator name taken?)", path);
+        if (mutator_count() == before)
+            return conf_error(err, e, "%s: mutatord_plugin_init registered no mutator", path);
         log_msg(LOG_INFO, "plugin %s loaded", path);
     }
     return st;

@@ -128,7 +128,17 @@ static enum mtd_status parse(const struct search_space *ss, const config_setting
                     break;
                 used += (size_t)w;
             }
-            return conf_error(err, choice, "not a choice of group '%s' (choices: %s)", name, list_buf);
+            char given[64];
+            if (config_setting_type(choice) == CONFIG_TYPE_STRING)
+                snprintf(given, sizeof given, "'%s'", config_setting_get_string(choice));
+            else if (config_setting_type(choice) == CONFIG_TYPE_FLOAT)
+                snprintf(given, sizeof given, "%g", config_setting_get_float(choice));
+            else if (config_setting_is_number(choice))
+                snprintf(given, sizeof given, "%lld", config_setting_get_int64(choice));
+            else
+                snprintf(given, sizeof given, "this value");
+            return conf_error(err, choice, "%s is not a choice of group '%s' (choices: %s)", given,
+                              name, list_buf);
         }
         seen[g] = 1;
         s->choice[g] = c;

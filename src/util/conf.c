@@ -20,7 +20,8 @@ enum mtd_status conf_read_file(config_t *cfg, const char *path, struct mtd_error
     config_init(cfg);
     FILE *f = fopen(path, "r");
     if (f == NULL)
-        return mtd_error_set(err, MTD_ERR_CONFIG, "%s: cannot open: %s", path, strerror(errno));
+        return mtd_error_set(err, errno == ENOENT ? MTD_ERR_NOINPUT : MTD_ERR_CONFIG,
+                             "%s: cannot open: %s", path, strerror(errno));
     fclose(f);
     if (config_read_file(cfg, path) != CONFIG_TRUE) {
         if (config_error_type(cfg) == CONFIG_ERR_FILE_IO)
