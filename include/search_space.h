@@ -47,6 +47,11 @@ enum mutable_kind search_space_group_kind(const struct search_space *ss, int g);
 /* The group called name, or -1. */
 int search_space_group_find(const struct search_space *ss, const char *name);
 
+/* The plugins loaded (their paths as the config names them), for logs
+ * opened after the config was read. */
+int search_space_nplugins(const struct search_space *ss);
+const char *search_space_plugin(const struct search_space *ss, int i);
+
 /* The number of subnets: the product of the groups' choice counts. */
 double search_space_size(const struct search_space *ss);
 

@@ -272,6 +272,8 @@ static enum mtd_status run(struct job *j, const struct cli_args *args, struct pi
     parallel_init(j->rc.threads);
     log_msg(LOG_INFO, "mutatord %s, pid %ld: run directory %s, %d threads", PACKAGE_VERSION,
             (long)getpid(), j->rc.run_dir, parallel_threads());
+    for (int i = 0; i < search_space_nplugins(j->rc.ss); i++)
+        log_msg(LOG_INFO, "plugin %s loaded", search_space_plugin(j->rc.ss, i));
 
     /* Signals go to the main thread only: the worker (and the OpenMP
      * threads it starts) inherit this mask. */

@@ -3,6 +3,7 @@
  * a config, and numbering their search groups.
  */
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@ struct search_space {
     const struct search_group *group[SEARCH_SPACE_MAX_GROUPS];
     enum mutable_kind kind[SEARCH_SPACE_MAX_GROUPS];
     void *plugins[MAX_PLUGINS];
+    char plugin_paths[MAX_PLUGINS][PATH_MAX];
     int nplugins;
 };
 
@@ -44,6 +46,7 @@ static enum mtd_status load_plugins(struct search_space *ss, const config_settin
         void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
         if (h == NULL)
             return conf_error(err, e, "cannot load plugin: %s", dlerror());
+        snprintf(ss->plugin_paths[ss->nplugins], sizeof ss->plugin_paths[0], "%s", path);
         ss->plugins[ss->nplugins++] = h;
         int (*init)(void);
         *(void **)&init = dlsym(h, "mutatord_plugin_init");
@@ -249,4 +252,14 @@ int search_space_from_arch(const struct search_space *ss, const struct arch *arc
         if (choices[g] < 0)
             return -1;
     return 0;
+}
+
+int search_space_nplugins(const struct search_space *ss)
+{
+    return ss->nplugins;
+}
+
+const char *search_space_plugin(const struct search_space *ss, int i)
+{
+    return ss->plugin_paths[i];
 }

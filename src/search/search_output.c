@@ -52,7 +52,7 @@ static enum mtd_status write_best(const struct search *s, struct mtd_error *err)
 {
     char dir[PATH_MAX + 8];
     snprintf(dir, sizeof dir, "%s/best", s->run_dir);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (mkdir(dir, 0700) != 0 && errno != EEXIST)
         return mtd_error_set(err, MTD_ERR_IO, "%s: cannot create: %s", dir, strerror(errno));
     for (int i = 0; i < s->ntop; i++) {
         const struct search_entry *e = search_top(s, i);
