@@ -136,6 +136,11 @@ variant bad-latency.conf 's/batch_size = 100; };/batch_size = 100; constraints =
 expect bad-latency.conf check 78 'bad-latency.conf:[0-9]*: .*latency_table'
 variant bad-range.conf 's/batch_size = 100; };/batch_size = 100; constraints = { macs = [2e6, 1e6]; }; };/'
 expect bad-range.conf check 78 'bad-range.conf:[0-9]*: search.constraints.macs'
+# (found by make fuzz: the default calib_images above a small train_images)
+variant bad-calib.conf 's/train_images = 2000; val_images = 500; calib_images = 200;/train_images = 20; val_images = 500;/'
+expect bad-calib.conf check 78 'bad-calib.conf:[0-9]*: data.train_images: the calibration set (2000 images)'
+variant bad-nesterov-default.conf 's/momentum = 0.9;/momentum = 0.0;/'
+expect bad-nesterov-default.conf check 78 'bad-nesterov-default.conf:[0-9]*: train.optimizer.momentum: nesterov needs a momentum'
 variant bad-splits.conf 's/train_images = 2000; val_images = 500;/train_images = 4000; val_images = 2000;/'
 expect bad-splits.conf run 65 'the training file holds 4000 images, fewer than train_images + val_images'
 variant infeasible.conf 's/batch_size = 100; };/batch_size = 100; max_attempts = 200; constraints = { macs = [1.0, 2.0]; }; };/'

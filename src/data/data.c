@@ -49,7 +49,8 @@ enum mtd_status data_config_parse(const config_setting_t *data, struct data_conf
          (st = conf_get_bool(aug, "flip", 0, &flip, err)) != MTD_OK))
         return st;
     if (calib > train)
-        return conf_error(err, conf_child(data, "calib_images"),
+        return conf_error(err, conf_child(data, "calib_images") ? conf_child(data, "calib_images")
+                                                                : conf_child(data, "train_images"),
                           "the calibration set (%lld images) is the start of the training "
                           "split and cannot be larger than it (%lld)", calib, train);
 out:

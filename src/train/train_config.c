@@ -33,7 +33,9 @@ static enum mtd_status parse_optimizer(const config_setting_t *o, struct train_c
         (st = conf_get_bool(o, "decay_norm_and_bias", 0, &cfg->decay_norm_and_bias, err)) != MTD_OK)
         return st;
     if (cfg->sgd.nesterov && momentum == 0.0)
-        return conf_error(err, conf_child(o, "nesterov"), "nesterov needs a momentum above 0");
+        return conf_error(err, conf_child(o, "nesterov") ? conf_child(o, "nesterov")
+                                                         : conf_child(o, "momentum"),
+                          "nesterov needs a momentum above 0");
     cfg->sgd.lr = (float)lr;
     cfg->sgd.momentum = (float)momentum;
     cfg->sgd.weight_decay = (float)wd;

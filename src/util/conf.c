@@ -70,11 +70,13 @@ enum mtd_status conf_error(struct mtd_error *err, const config_setting_t *s,
                            const char *fmt, ...)
 {
     char path[256], msg[384];
-    conf_path(s, path, sizeof path);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (s == NULL)   /* a caller's bug: still a message, never a crash */
+        return mtd_error_set(err, MTD_ERR_CONFIG, "(config): %s", msg);
+    conf_path(s, path, sizeof path);
     const char *file = config_setting_source_file(s);
     if (file == NULL) {
         const config_setting_t *root = s;
