@@ -14,6 +14,7 @@
 #ifndef MUTATORD_LATENCY_TABLE_H
 #define MUTATORD_LATENCY_TABLE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "supernet.h"
@@ -32,9 +33,10 @@ typedef void (*latency_progress_fn)(void *ctx, int cells_done, int cells);
 /* Measures every op of every cell at every combination of its units'
  * settings (settings[u] for each unit; n = 0: full width only), `repeats`
  * timed runs each after a warm-up, the median kept. The supernet's arch is
- * changed. */
+ * changed. MTD_STOPPED when *stop (may be NULL) becomes nonzero. */
 enum mtd_status latency_table_measure(struct supernet *sn, const struct unit_settings *settings,
                                       int repeats, latency_progress_fn progress, void *ctx,
+                                      const volatile sig_atomic_t *stop,
                                       struct latency_table **out, struct mtd_error *err);
 enum mtd_status latency_table_write(const struct latency_table *t, const struct supernet *sn,
                                     const char *path, struct mtd_error *err);

@@ -85,11 +85,12 @@ enum mtd_status train_config_parse(const config_setting_t *train, struct train_c
 /* The settings of a finetune (mutator-eval --finetune, --rank): `train`'s,
  * then the keys of group `finetune` (which may be NULL):
  *
- *   finetune = { epochs; batch_size; seed; label_smoothing; optimizer = {...};
+ *   finetune = { batch_size; seed; label_smoothing; optimizer = {...};
  *                schedule = {...}; checkpoint_every; keep_checkpoints; log_every; };
  *
- * A finetune trains one fixed subnet, so sampler, random, distill,
- * temperature and report_random are not taken. */
+ * A finetune trains one fixed subnet for the epochs its command gives, so
+ * epochs, sampler, random, distill, temperature and report_random are not
+ * taken. */
 enum mtd_status train_config_parse_finetune(const config_setting_t *finetune,
                                             const struct train_config *train,
                                             struct train_config *cfg, struct mtd_error *err);

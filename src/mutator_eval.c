@@ -180,7 +180,7 @@ static enum mtd_status run(const struct eval_options *o, struct mtd_error *err)
     if (o->model != NULL)
         return evaluate_model(o, err);
     enum mtd_status st = MTD_OK;
-    if (o->latency_table != NULL && (st = latency_job(o, stdout, err)) != MTD_OK)
+    if (o->latency_table != NULL && (st = latency_job(o, stdout, &stop_requested, err)) != MTD_OK)
         return st;
     if (!(o->nsubnet || o->best || o->sample || o->rank))
         return MTD_OK;

@@ -42,6 +42,9 @@ expect_exit 66 "no such subnet file" -c "$dir/tiny.conf" --subnet "$dir/none.con
 sed 's/stage1.block0/stage9.block0/' "$dir/run/best/subnet-01.conf" > "$dir/bad.conf"
 expect_exit 78 "bad.conf:3: subnet\[0\]: this search space has no group" -c "$dir/tiny.conf" --subnet "$dir/bad.conf"
 
+# More calibration images than the training split holds: refused, not read past.
+expect_exit 78 "5000 calibration images: more than the 2000" -c "$dir/tiny.conf" --best --calib 5000
+
 # The table: 3 best subnets and 2 samples, on the test split.
 expect_exit 0 "test split" -c "$dir/tiny.conf" --best --sample 2 --repeats 5 --csv "$dir/t.csv"
 [ "$(wc -l < "$dir/t.csv")" -eq 6 ] || fail "t.csv has $(wc -l < "$dir/t.csv") lines, not 6"

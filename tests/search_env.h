@@ -22,7 +22,7 @@ struct env {
     config_t cfg;
     struct search_space *ss;
     struct search_config sc;
-    char dir[256];
+    char dir[512];              /* tmp_root/<name> */
 };
 
 /* space: a `supernet` section; search: the keys of a `search` group; the

@@ -316,7 +316,7 @@ static void test_latency_table(void **state)
     settings[2].w[1] = (struct unit_width){.channels = 6};
     struct latency_table *t, *back;
     struct mtd_error err = {0};
-    if (latency_table_measure(sn, settings, 3, NULL, NULL, &t, &err) != MTD_OK)
+    if (latency_table_measure(sn, settings, 3, NULL, NULL, NULL, &t, &err) != MTD_OK)
         fail_msg("%s", err.msg);
     /* stem 1, stage1 blocks 4 ops x 2 widths each, stage2 2 ops x 2 input
      * widths, last 1, head 1. */

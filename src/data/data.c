@@ -129,6 +129,13 @@ enum mtd_status data_load(struct data *d, const struct data_config *cfg, int cla
                                   "train-labels-idx1-ubyte", classes, height, width, err);
     if (st != MTD_OK)
         return st;
+    if (cfg->calib_images > cfg->train_images) {
+        st = mtd_error_set(err, MTD_ERR_CONFIG, "%s: %d calibration images: more than the %d "
+                           "of the training split they are taken from", cfg->dir,
+                           cfg->calib_images, cfg->train_images);
+        data_free(d);
+        return st;
+    }
     if ((long)cfg->train_images + cfg->val_images > d->train.n) {
         st = mtd_error_set(err, MTD_ERR_DATA, "%s: the training file holds %d images, fewer "
                            "than train_images + val_images = %d + %d", cfg->dir, d->train.n,

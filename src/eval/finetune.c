@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <zlib.h>
 
 #include "dirs.h"
 #include "finetune.h"
@@ -15,22 +16,39 @@
 /* The subnets of --rank come from this stream of the seed. */
 #define STREAM_RANK 0x72616e6bULL
 
+/* What a finetune starts from: the weights (a CRC of the trained or the
+ * initial ones) and every setting of the optimisation. A finetune's
+ * directory carries it, so that a run after the supernet trained on, or
+ * after a change of the finetune section, starts afresh instead of reusing
+ * results of another start. */
+static uint32_t start_key(const struct eval_session *es, const struct train_config *c,
+                          int from_scratch)
+{
+    const float *w = from_scratch ? es->initial : es->trained;
+    uLong crc = crc32(0L, (const Bytef *)w,
+                      (uInt)(supernet_weights_size(es->sn) * sizeof *w));
+    const double settings[] = {c->sgd.lr, c->sgd.momentum, c->sgd.weight_decay, c->sgd.nesterov,
+                               c->decay_norm_and_bias, c->schedule, c->warmup_epochs, c->min_lr,
+                               c->power, c->label_smoothing, c->batch_size, (double)c->seed};
+    return (uint32_t)crc32(crc, (const Bytef *)settings, sizeof settings);
+}
+
 enum mtd_status finetune_subnet(struct eval_session *es, const struct subnet *s, int epochs,
                                 int from_scratch, int keep, double *top1,
                                 struct mtd_error *err)
 {
     char dir[PATH_MAX];
-    if (snprintf(dir, sizeof dir, "%s/finetune/%016llx-e%d%s", es->rc.run_dir,
-                 (unsigned long long)subnet_hash(s), epochs,
-                 from_scratch ? "-scratch" : "") >= (int)sizeof dir)
-        return mtd_error_set(err, MTD_ERR_IO, "%s: path too long", es->rc.run_dir);
-    enum mtd_status st = make_dirs(dir, err);
-    if (st != MTD_OK)
-        return st;
     struct train_config cfg = es->rc.finetune;
     cfg.epochs = epochs;
     if (cfg.warmup_epochs > epochs)
         cfg.warmup_epochs = epochs;
+    if (snprintf(dir, sizeof dir, "%s/finetune/%016llx-e%d%s-%08x", es->rc.run_dir,
+                 (unsigned long long)subnet_hash(s), epochs, from_scratch ? "-scratch" : "",
+                 start_key(es, &cfg, from_scratch)) >= (int)sizeof dir)
+        return mtd_error_set(err, MTD_ERR_IO, "%s: path too long", es->rc.run_dir);
+    enum mtd_status st = make_dirs(dir, err);
+    if (st != MTD_OK)
+        return st;
     session_reset_weights(es, from_scratch);
     struct trainer *t;
     if ((st = trainer_create(&t, es->rc.ss, &es->data, &cfg, dir, err)) != MTD_OK)

@@ -9,7 +9,8 @@
 
 /* Trains subnet s for `epochs` epochs with the config's finetune settings,
  * from the supernet's weights (or from the initial ones: from_scratch),
- * then scores it. Checkpoints go to RUN/finetune/<hash>-e<epochs>[-scratch]/
+ * then scores it. Checkpoints go to RUN/finetune/<hash>-e<epochs>[-scratch]-<key>/
+ * (key: a CRC of the starting weights and the finetune settings)
  * and a second run resumes (or, when done, only scores). The supernet's
  * weights are put back afterwards unless keep (the caller then has the
  * finetuned, calibrated subnet in the supernet, e.g. to export it).

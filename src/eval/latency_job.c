@@ -55,7 +55,8 @@ static void show_progress(void *ctx, int done, int total)
 
 /* Predicted against measured on random subnets. */
 static enum mtd_status check_table(struct run_config *rc, const struct latency_table *t,
-                                   int repeats, FILE *out, struct mtd_error *err)
+                                   int repeats, const volatile sig_atomic_t *stop, FILE *out,
+                                   struct mtd_error *err)
 {
     struct supernet *sn = search_space_supernet(rc->ss);
     const struct space_def *def = supernet_space(sn);
@@ -74,6 +75,10 @@ static enum mtd_status check_table(struct run_config *rc, const struct latency_t
         fprintf(out, "%-4s %-16s %12s %12s\n", "#", "hash", "predicted", "measured");
     }
     for (int i = 0; st == MTD_OK && i < LATENCY_CHECK_SUBNETS; i++) {
+        if (*stop) {
+            st = MTD_STOPPED;
+            break;
+        }
         struct subnet s = {.n = search_space_ngroups(rc->ss)};
         struct arch arch;
         search_space_sample(rc->ss, SAMPLE_RANDOM, &rng, s.choice);
@@ -81,6 +86,12 @@ static enum mtd_status check_table(struct run_config *rc, const struct latency_t
         if ((st = supernet_set_arch(sn, &arch, err)) != MTD_OK)
             break;
         double predicted = latency_table_predict(t, sn, &arch);
+        if (isnan(predicted)) {
+            st = mtd_error_set(err, MTD_ERR_DATA, "the latency table has no entry for a cell of "
+                               "subnet %016llx (a width the mutators give was not measured)",
+                               (unsigned long long)subnet_hash(&s));
+            break;
+        }
         double measured = measure_latency_ms(sn, image, repeats, runs);
         abs_err += fabs(predicted - measured);
         rel_err += fabs(predicted - measured) / measured;
@@ -96,7 +107,8 @@ static enum mtd_status check_table(struct run_config *rc, const struct latency_t
     return st;
 }
 
-enum mtd_status latency_job(const struct eval_options *opt, FILE *out, struct mtd_error *err)
+enum mtd_status latency_job(const struct eval_options *opt, FILE *out,
+                            const volatile sig_atomic_t *stop, struct mtd_error *err)
 {
     struct run_config rc;
     enum mtd_status st = run_config_read(&rc, opt->config, opt->run_dir, opt->threads, err);
@@ -112,7 +124,8 @@ enum mtd_status latency_job(const struct eval_options *opt, FILE *out, struct mt
             struct progress bar;
             unit_settings_of(rc.ss, settings);
             progress_begin(&bar, "latency table", 0, 1);  /* total set by the first update */
-            st = latency_table_measure(sn, settings, opt->repeats, show_progress, &bar, &t, err);
+            st = latency_table_measure(sn, settings, opt->repeats, show_progress, &bar, stop, &t,
+                                       err);
             progress_end(&bar);
         }
         if (st == MTD_OK)
@@ -120,7 +133,7 @@ enum mtd_status latency_job(const struct eval_options *opt, FILE *out, struct mt
         if (st == MTD_OK) {
             fprintf(out, "%s: %d entries, %d threads\n", opt->latency_table,
                     latency_table_entries(t), parallel_threads());
-            st = check_table(&rc, t, opt->repeats, out, err);
+            st = check_table(&rc, t, opt->repeats, stop, out, err);
         }
     }
     latency_table_free(t);

@@ -5,6 +5,7 @@
 #ifndef MUTATORD_EVAL_LATENCY_JOB_H
 #define MUTATORD_EVAL_LATENCY_JOB_H
 
+#include <signal.h>
 #include <stdio.h>
 
 #include "eval_options.h"
@@ -13,6 +14,8 @@
 /* Subnets whose predicted latency is compared with the measured one. */
 #define LATENCY_CHECK_SUBNETS 20
 
-enum mtd_status latency_job(const struct eval_options *opt, FILE *out, struct mtd_error *err);
+/* MTD_STOPPED when *stop becomes nonzero. */
+enum mtd_status latency_job(const struct eval_options *opt, FILE *out,
+                            const volatile sig_atomic_t *stop, struct mtd_error *err);
 
 #endif

@@ -44,7 +44,10 @@ enum mtd_status report_write_csv(const struct report *r, const char *path,
     fprintf(f, "subnet,hash,split,top1,top1_finetuned,macs,params,latency_ms,images_per_s\n");
     for (int i = 0; i < r->n; i++) {
         const struct eval_row *e = &r->rows[i];
-        fprintf(f, "\"%s\",%016llx,%s,%.6f,%.6f,%.0f,%.0f,%.6f,%.3f\n", e->name,
+        fputc('"', f);
+        for (const char *c = e->name; *c; c++)   /* RFC 4180: a quote is doubled */
+            fputs(*c == '"' ? "\"\"" : (char[2]){*c, '\0'}, f);
+        fprintf(f, "\",%016llx,%s,%.6f,%.6f,%.0f,%.0f,%.6f,%.3f\n",
                 (unsigned long long)e->hash, r->split, e->top1, e->top1_finetuned, e->macs,
                 e->params, e->latency_ms, e->images_per_s);
     }

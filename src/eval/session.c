@@ -51,7 +51,8 @@ enum mtd_status session_open(struct eval_session *es, const struct eval_options 
         return st;
     parallel_init(es->rc.threads);
     es->sn = search_space_supernet(es->rc.ss);
-    if (es->rc.search.latency_table[0] != '\0' &&
+    /* Only drawing random subnets needs it (constraints.latency). */
+    if ((opt->sample > 0 || opt->rank > 0) && es->rc.search.latency_table[0] != '\0' &&
         (st = latency_table_load(&es->lat, es->sn, es->rc.search.latency_table, err)) != MTD_OK)
         return st;
     es->batch = es->rc.search.batch_size;

@@ -28,10 +28,17 @@ static int in_range(const struct search_range *r, double v)
     return v >= r->min && v <= r->max;
 }
 
+/* Whether cfg limits the latency at all (a missing table entry, NAN, then
+ * fails the range; without a limit it does not matter). */
+static int latency_limited(const struct search_config *cfg)
+{
+    return cfg->latency.min > 0.0 || isfinite(cfg->latency.max);
+}
+
 int search_within(const struct search_config *cfg, const struct subnet_cost *c)
 {
     return in_range(&cfg->macs, c->macs) && in_range(&cfg->params, c->params) &&
-           in_range(&cfg->latency, c->latency);
+           (!latency_limited(cfg) || in_range(&cfg->latency, c->latency));
 }
 
 /* The constraints admit nothing we could draw: say what the space reaches. */
@@ -39,7 +46,7 @@ static enum mtd_status too_tight(const struct search_config *cfg, const struct s
                                  const struct subnet_cost *hi, struct mtd_error *err)
 {
     char latency[160] = "";
-    if (isfinite(cfg->latency.max))
+    if (latency_limited(cfg))
         snprintf(latency, sizeof latency, " and latency in [%.6g, %.6g] ms (reached [%.6g, "
                  "%.6g])", cfg->latency.min, cfg->latency.max, lo->latency, hi->latency);
     return mtd_error_set(err, MTD_ERR_CONFIG,
@@ -57,6 +64,7 @@ enum mtd_status search_draw_feasible(const struct search_space *ss,
                                      struct subnet *out, struct mtd_error *err)
 {
     struct subnet_cost lo = {INFINITY, INFINITY, INFINITY}, hi = {0.0, 0.0, 0.0};
+    /* (fmin and fmax skip a NAN latency: a subnet the table lacks.) */
     for (int a = 0; a < cfg->max_attempts; a++) {
         out->n = search_space_ngroups(ss);
         search_space_sample(ss, SAMPLE_RANDOM, rng, out->choice);

@@ -3,7 +3,9 @@
  * directory, in the ckpt_io.h container, where progress is
  * generation * (population + 1) + candidates done (it only grows).
  *
- * Payload, version 2 (little-endian; doubles as their 64 bits):
+ * Payload, version 2 (version 1: the same without the latency setting;
+ * read as a search without a latency constraint), little-endian, doubles as
+ * their 64 bits:
  *   u64 search-space fingerprint   u64 weights fingerprint   u64 seed
  *   u32 strategy  u32 population  u32 top_k  u32 num_mutation
  *   u32 num_crossover  u32 tournament  u32 max_attempts  u32 batch_size
@@ -17,6 +19,7 @@
  * The top-k and the hash index are rebuilt from the entries, in order.
  */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -207,7 +210,13 @@ static enum mtd_status load(void *ctx, const char *path, struct mtd_error *err)
         return st;
     struct setting set[NSETTINGS];
     settings_of(s, set);
-    for (int i = 0; i < NSETTINGS && st == MTD_OK; i++) {
+    /* Version 1 had no latency constraint: its 15 settings, latency unset. */
+    const int nsettings = r.version == 1 ? NSETTINGS - 1 : NSETTINGS;
+    if (r.version == 1 && set[NSETTINGS - 1].value != (f64_bits(0.0) ^ (f64_bits(INFINITY) * 31)))
+        st = mtd_error_set(err, MTD_ERR_CONFIG, "%s: written before search.constraints.latency "
+                           "existed; a search with a latency constraint needs another run "
+                           "directory, or --fresh", path);
+    for (int i = 0; i < nsettings && st == MTD_OK; i++) {
         uint64_t stored;
         if (ckpt_read_u64(&r, &stored))
             st = mtd_error_set(err, MTD_ERR_DATA, "%s: truncated header", path);

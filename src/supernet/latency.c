@@ -138,7 +138,8 @@ static int combo_next(struct combo *k, const struct unit_settings *s, struct arc
 
 static enum mtd_status measure_cell(struct supernet *sn, int c, const struct unit_settings *s,
                                     int repeats, const float *x, double *runs,
-                                    struct latency_table *t, struct mtd_error *err)
+                                    const volatile sig_atomic_t *stop, struct latency_table *t,
+                                    struct mtd_error *err)
 {
     const struct cell *cell = &sn->cells[c];
     for (int o = 0; o < cell->nops; o++) {
@@ -154,6 +155,8 @@ static enum mtd_status measure_cell(struct supernet *sn, int c, const struct uni
             cell_widths(sn, &arch, c, o, &e.in, &e.out, &e.mid);
             if (find(t, c, o, e.in, e.out, e.mid) != NULL)
                 continue;
+            if (stop != NULL && *stop)
+                return MTD_STOPPED;
             struct mtd_error ignored;
             if (supernet_set_arch(sn, &arch, &ignored) != MTD_OK)
                 continue;   /* a width this op cannot take: no subnet uses it */
@@ -167,6 +170,7 @@ static enum mtd_status measure_cell(struct supernet *sn, int c, const struct uni
 
 enum mtd_status latency_table_measure(struct supernet *sn, const struct unit_settings *settings,
                                       int repeats, latency_progress_fn progress, void *ctx,
+                                      const volatile sig_atomic_t *stop,
                                       struct latency_table **out, struct mtd_error *err)
 {
     *out = NULL;
@@ -188,7 +192,7 @@ enum mtd_status latency_table_measure(struct supernet *sn, const struct unit_set
         for (size_t i = 0; i < in_floats; i++)
             x[i] = (float)((i * 2654435761u) % 1000) / 500.0f - 1.0f;
     for (int c = 0; st == MTD_OK && c < sn->ncells; c++) {
-        st = measure_cell(sn, c, settings, repeats, x, runs, t, err);
+        st = measure_cell(sn, c, settings, repeats, x, runs, stop, t, err);
         if (progress != NULL)
             progress(ctx, c + 1, sn->ncells);
     }

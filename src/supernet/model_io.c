@@ -1,9 +1,12 @@
 /*
  * model_io.c - exported subnets: model.conf and weights.bin (model.h).
  */
+#include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ckpt_io.h"
 #include "conf.h"
@@ -74,8 +77,17 @@ enum mtd_status model_export(struct supernet *x, const struct data_config *data,
     enum mtd_status st = make_dirs(dir, err);
     if (st != MTD_OK)
         return st;
+    /* model.conf is the commit mark: gone while the other files change,
+     * written last, so that a failed export never leaves a model.conf
+     * beside the weights of another subnet. */
+    snprintf(path, sizeof path, "%s/model.conf", dir);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return mtd_error_set(err, MTD_ERR_IO, "%s: cannot remove: %s", path, strerror(errno));
     snprintf(path, sizeof path, "%s/weights.bin", dir);
     if ((st = write_weights(x, path, err)) != MTD_OK)
+        return st;
+    snprintf(path, sizeof path, "%s/model.onnx", dir);
+    if ((st = model_export_onnx(x, path, err)) != MTD_OK)
         return st;
     snprintf(path, sizeof path, "%s/model.conf", dir);
     struct ckpt_writer *w;
@@ -83,10 +95,7 @@ enum mtd_status model_export(struct supernet *x, const struct data_config *data,
     if ((st = text_writer_open(&w, path, &f, err)) != MTD_OK)
         return st;
     write_conf(f, supernet_space(x), data, subnet_hash, metrics);
-    if ((st = ckpt_writer_commit(w, err)) != MTD_OK)
-        return st;
-    snprintf(path, sizeof path, "%s/model.onnx", dir);
-    return model_export_onnx(x, path, err);
+    return ckpt_writer_commit(w, err);
 }
 
 /* One entry of weights.bin into the network. */

@@ -86,7 +86,7 @@ static const char *const train_keys[] = {"epochs", "batch_size", "seed", "sample
                                          "distill", "temperature", "label_smoothing",
                                          "optimizer", "schedule", "checkpoint_every",
                                          "keep_checkpoints", "log_every", "report_random", NULL};
-static const char *const finetune_keys[] = {"epochs", "batch_size", "seed", "label_smoothing",
+static const char *const finetune_keys[] = {"batch_size", "seed", "label_smoothing",
                                             "optimizer", "schedule", "checkpoint_every",
                                             "keep_checkpoints", "log_every", NULL};
 

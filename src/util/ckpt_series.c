@@ -113,6 +113,8 @@ enum mtd_status ckpt_retry_note(struct ckpt_retry *r, enum mtd_status st,
         r->failures = 0;
         return MTD_OK;
     }
+    if (st != MTD_ERR_IO)   /* not a write failure: nothing to retry */
+        return st;
     r->failures++;
     if (r->failures >= CKPT_MAX_FAILURES) {
         log_msg(LOG_ERROR, "%s; %d checkpoints failed in a row: stopping (the previous "

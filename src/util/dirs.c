@@ -12,6 +12,8 @@
 enum mtd_status make_dirs(const char *path, struct mtd_error *err)
 {
     char buf[PATH_MAX];
+    if (path[0] == '\0')
+        return mtd_error_set(err, MTD_ERR_USAGE, "an empty directory path");
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return mtd_error_set(err, MTD_ERR_IO, "%s: path too long", path);
     for (char *p = buf + 1;; p++) {
