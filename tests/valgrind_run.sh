@@ -19,7 +19,7 @@ $VALGRIND ./mutatord -c "$dir/tiny.conf" -r "$dir/run" > "$dir/out" 2>&1 \
     || { cat "$dir/out"; echo "FAIL: mutatord under valgrind" >&2; exit 1; }
 grep -h "ERROR SUMMARY" "$dir/out"
 # shellcheck disable=SC2086
-$VALGRIND ./mutator-eval -c "$dir/tiny.conf" -r "$dir/run" --best --no-timing \
+$VALGRIND ./mutator-eval -c "$dir/tiny.conf" -r "$dir/run" --best --repeats 2 \
     --export "$dir/exp" > "$dir/out" 2>&1 \
     || { cat "$dir/out"; echo "FAIL: mutator-eval under valgrind" >&2; exit 1; }
 grep -h "ERROR SUMMARY" "$dir/out"
