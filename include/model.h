@@ -42,6 +42,7 @@ struct model {
     config_t cfg;
     struct space_def def;
     struct data_config data;
+    uint64_t subnet_hash;     /* of the subnet it was exported from (0: not given) */
     struct supernet *sn;      /* weights and statistics loaded */
 };
 

@@ -152,6 +152,7 @@ static enum mtd_status evaluate_model(const struct eval_options *o, struct mtd_e
     struct eval_row row = {.top1_finetuned = NAN, .latency_ms = NAN, .images_per_s = NAN};
     snprintf(row.name, sizeof row.name, "%s", o->model);
     if (st == MTD_OK) {
+        row.hash = m.subnet_hash;
         struct data_split scored = data_split(&d, o->split);
         struct resources res;
         supernet_estimate(m.sn, supernet_arch(m.sn), &res);

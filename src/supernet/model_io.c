@@ -169,6 +169,12 @@ enum mtd_status model_load(struct model *m, const char *dir, struct mtd_error *e
     if (format != FORMAT)
         return conf_error(err, conf_child(model, "format"), "model format %lld; this version "
                           "reads format %d", format, FORMAT);
+    const char *hash = NULL;
+    if ((st = conf_get_string(model, "subnet_hash", 0, &hash, err)) != MTD_OK)
+        return st;
+    char *end = NULL;
+    if (hash != NULL && ((m->subnet_hash = strtoull(hash, &end, 16)), *end != '\0'))
+        return conf_error(err, conf_child(model, "subnet_hash"), "expected 16 hex digits");
     if ((st = conf_get_group(root, "supernet", 1, &sn, err)) != MTD_OK ||
         (st = conf_get_group(root, "data", 0, &data, err)) != MTD_OK ||
         (st = space_def_parse(sn, &m->def, err)) != MTD_OK ||
