@@ -55,6 +55,7 @@
 #include "subnet.h"
 
 #define SEARCH_MAX_POPULATION 4096
+#define SEARCH_MAX_GENERATIONS 100000
 
 /* Written to checkpoints: append only. */
 enum search_strategy { STRATEGY_TOPK, STRATEGY_REGULARIZED, STRATEGY_COUNT };

@@ -399,6 +399,19 @@ static void test_damaged_checkpoints(void **state)
     write_all(newest, bytes, n);
     assert_int_equal(resume_progress(&e, MTD_OK, &err), full);
 
+    /* Intact (checksum right) but inconsistent: a generation past the
+     * range (found by make fuzz: it overflowed the progress arithmetic). */
+    unsigned char *odd = malloc(n);
+    memcpy(odd, bytes, n);
+    const size_t generation_at = 12 + 16 * 8 + 4;   /* header, settings, groups */
+    const uint32_t huge = 0x80000000u;
+    memcpy(odd + generation_at, &huge, 4);
+    uint32_t odd_crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), odd, (uInt)(n - 4));
+    memcpy(odd + n - 4, &odd_crc, 4);
+    write_all(newest, odd, n);
+    assert_int_equal(resume_progress(&e, MTD_OK, &err), previous);
+    free(odd);
+
     /* The same file as a newer format would write it: refused. */
     uint32_t version;
     memcpy(&version, bytes + 8, 4);

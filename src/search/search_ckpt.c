@@ -156,7 +156,8 @@ static enum mtd_status load_state(struct search *s, struct ckpt_reader *r, const
     uint64_t nentries;
     if (ckpt_read_u32(r, &groups) || groups != (uint32_t)search_space_ngroups(s->ss) ||
         ckpt_read_u32(r, &generation) || ckpt_read_u32(r, &ncand) ||
-        ckpt_read_u32(r, &cand_done) || ncand > (uint32_t)s->cfg.population ||
+        ckpt_read_u32(r, &cand_done) || generation > SEARCH_MAX_GENERATIONS ||
+        ncand > (uint32_t)s->cfg.population ||
         cand_done > (uint32_t)s->cfg.population ||
         (s->cfg.strategy == STRATEGY_TOPK && cand_done > ncand))
         return mtd_error_set(err, MTD_ERR_DATA, "%s: inconsistent search position", path);
@@ -174,7 +175,7 @@ static enum mtd_status load_state(struct search *s, struct ckpt_reader *r, const
         struct search_entry e = {0};
         uint32_t gen;
         if (read_choices(r, s, &e.subnet) || ckpt_read_u32(r, &gen) || read_f64(r, &e.score) ||
-            read_f64(r, &e.macs) || read_f64(r, &e.params))
+            read_f64(r, &e.macs) || read_f64(r, &e.params) || gen > generation)
             return mtd_error_set(err, MTD_ERR_DATA, "%s: a bad scored subnet", path);
         e.generation = (int)gen;
         e.hash = subnet_hash(&e.subnet);

@@ -73,7 +73,7 @@ enum mtd_status search_config_parse(const config_setting_t *search, struct searc
     if ((st = conf_check_keys(search, keys, err)) != MTD_OK ||
         (st = conf_get_enum(search, "strategy", strategy_names, STRATEGY_COUNT, &strategy,
                             err)) != MTD_OK ||
-        (st = get_int(search, "generations", 1, 100000, &cfg->generations, err)) != MTD_OK ||
+        (st = get_int(search, "generations", 1, SEARCH_MAX_GENERATIONS, &cfg->generations, err)) != MTD_OK ||
         (st = get_int(search, "population", 1, SEARCH_MAX_POPULATION, &cfg->population,
                       err)) != MTD_OK ||
         (st = get_int(search, "top_k", 1, SEARCH_MAX_POPULATION, &cfg->top_k, err)) != MTD_OK ||
