@@ -39,6 +39,8 @@ static enum mtd_status read_error(gzFile f, const char *path, struct mtd_error *
                          msg);
 }
 
+#define READ_CHUNK ((size_t)1 << 20)
+
 enum mtd_status idx_load(const char *path, int ndims, struct idx_array *out,
                          struct mtd_error *err)
 {
@@ -88,13 +90,31 @@ enum mtd_status idx_load(const char *path, int ndims, struct idx_array *out,
         out->dims[d] = (int)n;
         out->size *= n;
     }
-    out->data = malloc(out->size + 1);
-    if (out->data == NULL) {
-        st = mtd_error_set(err, MTD_ERR_NOMEM, "%s: out of memory for %zu bytes", path, out->size);
-        goto done;
+    /* One byte more than announced tells a too-long file apart. The
+     * buffer grows with the data that arrives, never to what a header
+     * merely claims: a 20-byte file announcing gigabytes costs a megabyte. */
+    const size_t want = out->size + 1;
+    size_t cap = want < READ_CHUNK ? want : READ_CHUNK, have = 0;
+    out->data = malloc(cap);
+    for (;;) {
+        if (out->data == NULL) {
+            st = mtd_error_set(err, MTD_ERR_NOMEM, "%s: out of memory for %zu bytes", path, cap);
+            goto done;
+        }
+        got = read_fully(f, out->data + have, cap - have);
+        if (got < 0)
+            break;
+        have += (size_t)got;
+        if (have < cap || cap == want)
+            break;   /* the end of the file, or all we take */
+        cap = cap > want / 2 ? want : 2 * cap;
+        unsigned char *grown = realloc(out->data, cap);
+        if (grown == NULL)
+            free(out->data);
+        out->data = grown;
     }
-    /* One byte more than announced tells a too-long file apart. */
-    got = read_fully(f, out->data, out->size + 1);
+    if (got >= 0)
+        got = (long)have;
     if (got < 0)
         st = read_error(f, path, err);
     else if ((size_t)got < out->size)
