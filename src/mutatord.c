@@ -61,8 +61,8 @@ static const struct cli_program program = {
         "stops at once), SIGHUP reopens the log file, SIGUSR1 writes status.json.\n"
         "\n"
         "Exit status: 0 on success (also when stopped by a signal), 64 usage error,\n"
-        "65 bad data, 74 I/O error, 75 run directory in use, 78 configuration error\n"
-        "(file:line named).\n",
+        "65 bad data, 66 missing input file, 74 I/O error, 75 run directory in use,\n"
+        "78 configuration error (file:line named).\n",
 };
 
 /* Set by the main thread, read by the worker between batches. */

@@ -50,7 +50,7 @@ static const char usage[] =
     "\n"
     "Finetunes checkpoint into RUN/finetune/ and resume when run again.\n"
     "Exit status: 0 on success, 64 usage error, 65 bad data, 66 missing input,\n"
-    "74 I/O error, 78 configuration error.\n";
+    "74 I/O error, 78 configuration error, 130 stopped by SIGINT or SIGTERM.\n";
 
 enum {
     OPT_SUBNET = 256, OPT_BEST, OPT_SAMPLE, OPT_SEED, OPT_SPLIT, OPT_CALIB, OPT_CSV,
