@@ -23,7 +23,8 @@ static int same_width(const struct unit_width *a, const struct unit_width *b)
 
 /* Every width setting each unit takes when one group at a time moves away
  * from the largest subnet: the settings the mutators can give it. */
-static void unit_settings_of(const struct search_space *ss, struct unit_settings *out)
+static enum mtd_status unit_settings_of(const struct search_space *ss,
+                                        struct unit_settings *out, struct mtd_error *err)
 {
     const int ngroups = search_space_ngroups(ss), nunits = supernet_nunits(search_space_supernet(ss));
     int base[SEARCH_SPACE_MAX_GROUPS], c[SEARCH_SPACE_MAX_GROUPS];
@@ -40,10 +41,16 @@ static void unit_settings_of(const struct search_space *ss, struct unit_settings
                 int known = 0;
                 for (int i = 0; i < s->n; i++)
                     known |= same_width(&s->w[i], &arch.width[u]);
-                if (!known && s->n < (int)(sizeof s->w / sizeof s->w[0]))
-                    s->w[s->n++] = arch.width[u];
+                if (known)
+                    continue;
+                if (s->n == (int)(sizeof s->w / sizeof s->w[0]))
+                    return mtd_error_set(err, MTD_ERR_CONFIG, "unit %s takes more than %d "
+                                         "widths: too many for a latency table",
+                                         supernet_unit(search_space_supernet(ss), u)->name, s->n);
+                s->w[s->n++] = arch.width[u];
             }
         }
+    return MTD_OK;
 }
 
 static void show_progress(void *ctx, int done, int total)
@@ -122,10 +129,11 @@ enum mtd_status latency_job(const struct eval_options *opt, FILE *out,
             st = mtd_error_set(err, MTD_ERR_NOMEM, "out of memory");
         if (st == MTD_OK) {
             struct progress bar;
-            unit_settings_of(rc.ss, settings);
+            st = unit_settings_of(rc.ss, settings, err);
             progress_begin(&bar, "latency table", 0, 1);  /* total set by the first update */
-            st = latency_table_measure(sn, settings, opt->repeats, show_progress, &bar, stop, &t,
-                                       err);
+            if (st == MTD_OK)
+                st = latency_table_measure(sn, settings, opt->repeats, show_progress, &bar, stop,
+                                           &t, err);
             progress_end(&bar);
         }
         if (st == MTD_OK)

@@ -5,13 +5,8 @@
 
 #include "alloc.h"
 #include "log.h"
+#include "stats.h"
 #include "measure.h"
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 double measure_latency_ms(struct supernet *sn, const float *image, int repeats, double *runs)
 {
@@ -22,8 +17,7 @@ double measure_latency_ms(struct supernet *sn, const float *image, int repeats, 
         supernet_forward(sn, image, 1, FORWARD_EVAL);
         runs[i] = 1e3 * (monotonic_seconds() - t0);
     }
-    qsort(runs, (size_t)repeats, sizeof *runs, cmp_double);
-    return runs[repeats / 2];
+    return median(runs, repeats);
 }
 
 /* Whole batches until a second has passed (and at least three). */

@@ -102,11 +102,8 @@ void session_reset_weights(struct eval_session *es, int from_scratch)
 enum mtd_status session_score(struct eval_session *es, const struct subnet *s, double *top1,
                               struct mtd_error *err)
 {
-    struct arch arch;
-    search_space_to_arch(es->rc.ss, s->choice, &arch);
-    enum mtd_status st = supernet_set_arch(es->sn, &arch, err);
-    if (st == MTD_OK)
-        st = evaluate_arch(es->sn, &es->data, &es->calib, &es->scored, es->batch, es->stop, top1,
-                           err);
-    return st;
+    /* The search's own scorer, on the split this job scores. */
+    struct search_eval_ctx ctx = {.ss = es->rc.ss, .d = &es->data, .calib = &es->calib,
+                                  .val = &es->scored, .batch = es->batch, .stop = es->stop};
+    return search_score_accuracy(&ctx, s, top1, err);
 }

@@ -12,6 +12,7 @@
 #include "graph.h"
 #include "latency_table.h"
 #include "log.h"
+#include "stats.h"
 
 struct latency_entry {
     int cell, op, in, out, mid;
@@ -76,12 +77,6 @@ double latency_table_predict(const struct latency_table *t, const struct superne
     return sum;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median time of cell c's forward at batch 1 under the current arch. */
 static double time_cell(struct supernet *sn, int c, const float *x, int repeats, double *runs)
 {
@@ -92,8 +87,7 @@ static double time_cell(struct supernet *sn, int c, const float *x, int repeats,
         cell_forward(sn, c, x, 1, FORWARD_EVAL);
         runs[i] = 1e3 * (monotonic_seconds() - t0);
     }
-    qsort(runs, (size_t)repeats, sizeof *runs, cmp_double);
-    return runs[repeats / 2];
+    return median(runs, repeats);
 }
 
 /* Every combination of the settings of a cell's (distinct) units. */

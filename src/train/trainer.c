@@ -207,12 +207,11 @@ static enum mtd_status train_step(struct trainer *t, float *loss, struct mtd_err
 }
 
 /* Validation accuracy of a subnet (max, min or random), BN-calibrated. */
-static enum mtd_status validate_one(struct trainer *t, enum sample_kind kind, struct rng *rng,
-                                    double *acc, struct mtd_error *err)
+/* Validation accuracy of the subnet of choices c, BN-calibrated. */
+static enum mtd_status validate_choices(struct trainer *t, const int *c, double *acc,
+                                        struct mtd_error *err)
 {
-    int c[SEARCH_SPACE_MAX_GROUPS];
     struct arch arch;
-    search_space_sample(t->ss, kind, rng, c);
     search_space_to_arch(t->ss, c, &arch);
     enum mtd_status st = supernet_set_arch(t->sn, &arch, err);
     if (st == MTD_OK)
@@ -221,15 +220,18 @@ static enum mtd_status validate_one(struct trainer *t, enum sample_kind kind, st
     return st;
 }
 
+static enum mtd_status validate_one(struct trainer *t, enum sample_kind kind, struct rng *rng,
+                                    double *acc, struct mtd_error *err)
+{
+    int c[SEARCH_SPACE_MAX_GROUPS];
+    search_space_sample(t->ss, kind, rng, c);
+    return validate_choices(t, c, acc, err);
+}
+
 static enum mtd_status validate_fixed(struct trainer *t, struct mtd_error *err)
 {
-    struct arch arch;
     double acc;
-    search_space_to_arch(t->ss, t->fixed, &arch);
-    enum mtd_status st = supernet_set_arch(t->sn, &arch, err);
-    if (st == MTD_OK)
-        st = evaluate_arch(t->sn, t->d, &t->calib, &t->val, t->cfg.batch_size, t->stop, &acc,
-                           err);
+    enum mtd_status st = validate_choices(t, t->fixed, &acc, err);
     if (st == MTD_OK)
         log_msg(LOG_INFO, "epoch %d/%d: validation accuracy %.2f%% (the subnet)", t->epoch + 1,
                 t->cfg.epochs, 100.0 * acc);

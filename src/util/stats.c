@@ -2,6 +2,7 @@
  * stats.c - statistics over score lists (stats.h).
  */
 #include <math.h>
+#include <stdlib.h>
 
 #include "stats.h"
 
@@ -30,4 +31,16 @@ double kendall_tau(const double *a, const double *b, int n)
     double denom = sqrt((double)(concordant + discordant + ties_a) *
                         (double)(concordant + discordant + ties_b));
     return denom > 0.0 ? (double)(concordant - discordant) / denom : 0.0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return v[n / 2];
 }

@@ -36,12 +36,7 @@ static void resume_from(const char *dir, const uint8_t *file, size_t size)
     struct mtd_error err = {0};
     char path[512];
     ckpt_series_path(dir, "search", 1, path, sizeof path);
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
-        abort();
-    if (size > 0 && fwrite(file, 1, size, f) != size)
-        abort();
-    fclose(f);
+    fuzz_write_file(path, file, size);
     struct search *s;
     int resumed;
     if (search_create(&s, fuzz_space(), fuzz_search_config(), constant_score, NULL, dir, &err) != MTD_OK)

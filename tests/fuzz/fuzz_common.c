@@ -11,17 +11,22 @@
 #include "search.h"
 #include "search_space.h"
 
-const char *fuzz_scratch_file(const char *name, const uint8_t *data, size_t size)
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size)
 {
-    static char path[256];
-    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(path, sizeof path, "%s/mutatord-fuzz-%ld-%s", base, (long)getpid(), name);
     FILE *f = fopen(path, "wb");
     if (f == NULL)
         abort();
     if (size > 0 && fwrite(data, 1, size, f) != size)
         abort();
     fclose(f);
+}
+
+const char *fuzz_scratch_file(const char *name, const uint8_t *data, size_t size)
+{
+    static char path[256];
+    const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(path, sizeof path, "%s/mutatord-fuzz-%ld-%s", base, (long)getpid(), name);
+    fuzz_write_file(path, data, size);
     return path;
 }
 

@@ -8,6 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Writes data to path; aborts when it cannot. */
+void fuzz_write_file(const char *path, const uint8_t *data, size_t size);
+
 /* Writes data to a per-process file under /dev/shm (or /tmp) and returns
  * its path; the same path every call. */
 const char *fuzz_scratch_file(const char *name, const uint8_t *data, size_t size);
