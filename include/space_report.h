@@ -16,4 +16,8 @@ void format_count(double n, char *buf, size_t size);
 
 void space_report(const struct search_space *ss, FILE *out);
 
+/* What the supernet will allocate for training batches of train_batch and
+ * evaluation batches of eval_batch (supernet_footprint), in MiB. */
+void memory_report(const struct supernet *sn, int train_batch, int eval_batch, FILE *out);
+
 #endif

@@ -185,6 +185,16 @@ float *supernet_grads(struct supernet *sn);
 float *supernet_velocity(struct supernet *sn);
 size_t supernet_weights_size(const struct supernet *sn);   /* floats */
 
+/* What the supernet allocates, in bytes: for its parameters (each arena:
+ * weights, their gradients, SGD momentum), BN running statistics, and per
+ * image of a batch the activations a training forward keeps for backward,
+ * their gradients, and the activations of an evaluation forward. */
+struct supernet_footprint {
+    size_t weights, grads, momentum, buffers;
+    size_t train_per_image, grad_per_image, eval_per_image;
+};
+void supernet_footprint(const struct supernet *sn, struct supernet_footprint *f);
+
 /* BN running statistics: "<bn name>.running_mean" / ".running_var", one
  * pair per BN layer and set ("...s1." prefix for sets after the first). */
 int supernet_nbuffers(const struct supernet *sn);

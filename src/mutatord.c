@@ -313,6 +313,8 @@ int main(int argc, char **argv)
     if (st == MTD_OK && args.check) {
         printf("%s: configuration valid\n", args.config);
         space_report(j.rc.ss, stdout);
+        memory_report(search_space_supernet(j.rc.ss), j.rc.train.batch_size,
+                      j.rc.search.batch_size, stdout);
     } else if (st == MTD_OK) {
         st = run(&j, &args, &pf, &err);
     }

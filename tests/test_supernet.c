@@ -153,7 +153,7 @@ static void test_gradients_shuffle_reduced(void **state)
     a.width[5] = (struct unit_width){.channels = 10};
     a.width[6] = (struct unit_width){.ratio = 0.5, .divisor = 4};
     set_arch(sn, &a);
-    check_net_gradients(sn, &def, 3);
+    check_net_gradients(sn, &def, 3);   /* (2 images cross a ReLU kink here) */
     supernet_free(sn);
 }
 
@@ -171,6 +171,16 @@ static void test_gradients_mb(void **state)
     a.width[2] = (struct unit_width){.channels = 4};
     set_arch(sn, &a);
     check_net_gradients(sn, &def, 2);
+    supernet_free(sn);
+    /* An identity between two blocks: the gradient regions of the blocks
+     * around it must still alternate (forward.c). A fresh supernet: the
+     * gradients above are still in the arena. */
+    sn = build(test_mb_space, 1, &def);
+    a.op[1] = 2;                                  /* conv_3x3 */
+    a.op[2] = 2;                                  /* identity */
+    a.op[3] = 1;                                  /* mb_k5_e4 */
+    set_arch(sn, &a);
+    check_net_gradients(sn, &def, 3);   /* (2 images cross a ReLU kink here) */
     supernet_free(sn);
 }
 

@@ -17,6 +17,7 @@
 #include "data.h"
 #include "latency_table.h"
 #include "log.h"
+#include "memstat.h"
 #include "search_state.h"
 #include "train.h"
 
@@ -390,9 +391,12 @@ static enum mtd_status final_checkpoint(struct search *s, struct mtd_error *err)
 static void log_generation(const struct search *s)
 {
     const struct search_entry *best = s->ntop ? search_top(s, 0) : NULL;
+    /* The peak RSS lets an operator see that memory stays flat over a
+     * long search. */
     log_msg(LOG_INFO, "generation %d/%d done: %ld subnets scored, best %.2f%% (%.4g MACs, %.4g "
-            "params)", s->generation, s->cfg.generations, s->nentries,
-            best ? 100.0 * best->score : 0.0, best ? best->macs : 0.0, best ? best->params : 0.0);
+            "params), peak RSS %ld KiB", s->generation, s->cfg.generations, s->nentries,
+            best ? 100.0 * best->score : 0.0, best ? best->macs : 0.0, best ? best->params : 0.0,
+            peak_rss_kib());
 }
 
 enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, long max_scored,

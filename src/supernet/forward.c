@@ -3,11 +3,16 @@
  * calibration and evaluation modes, backward into the gradient arena, the
  * SGD step on touched weights only, and BN calibration.
  *
- * Activations: slot s of op o of cell c, for a batch of n, lives at
- * n * (cell offset + slot offset) in the activation arena; the gradient
- * arena mirrors it. A cell's input is the previous cell's output slot (or
- * the caller's images for the stem); an identity op's output is its input.
+ * Activations: in training, slot s of op o of cell c, for a batch of n,
+ * lives at n * (cell offset + slot offset) in the activation arena, where
+ * backward finds it. Evaluation and calibration need a cell's slots only
+ * while the cell runs, and backward a cell's gradients only while it runs
+ * and the next one reads its input's: those use two regions of the largest
+ * cell, a cell taking the one its input is not in (graph.h). A cell's
+ * input is the previous cell's output slot (or the caller's images for the
+ * stem); an identity op's output is its input and it owns no slot.
  */
+#include <stdint.h>
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,8 +70,20 @@ static void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, 
     cell_widths(sn, &sn->arch, c, sn->arch.op[c], &r->in, &r->out, &r->mid);
     r->n = n;
     r->base = sn->act + (size_t)n * r->cell->arena_offset;
-    /* No gradients in an evaluation-only supernet. */
-    r->dbase = sn->dact ? sn->dact + (size_t)n * r->cell->arena_offset : NULL;
+    r->dbase = NULL;
+}
+
+/* Region k (0 or 1) of a two-region arena for batches of n. */
+static float *region(const struct supernet *sn, float *arena, int k, int n)
+{
+    return arena + (size_t)k * (size_t)n * sn->cell_floats_max;
+}
+
+/* Whether p points into region 0 of arena (batch n). */
+static int in_region0(const struct supernet *sn, float *arena, const float *p, int n)
+{
+    uintptr_t lo = (uintptr_t)arena, hi = (uintptr_t)region(sn, arena, 1, n);
+    return p != NULL && (uintptr_t)p >= lo && (uintptr_t)p < hi;
 }
 
 static struct conv2d_shape conv_shape(const struct cell_run *r, const struct node *nd,
@@ -320,19 +337,33 @@ static size_t scratch_floats(struct supernet *sn, int n)
     return scratch;
 }
 
-/* Activations for act_n images (when above the current size) and their
- * gradients for grad_n (likewise; 0: none needed). */
-static enum mtd_status reserve(struct supernet *sn, int act_n, int grad_n, struct mtd_error *err)
+/* Floats of activations for training batches of train_n and evaluation
+ * batches of eval_n. */
+static size_t act_floats(const struct supernet *sn, int train_n, int eval_n)
 {
-    int grow_act = act_n > sn->batch_cap, grow_grad = grad_n > sn->grad_cap;
-    if (!grow_act && !grow_grad)
-        return MTD_OK;
-    int n = act_n > sn->batch_cap ? act_n : sn->batch_cap;
-    float *act = grow_act ? floats_alloc((size_t)n * sn->act_per_image) : NULL;
-    float *dact = grow_grad ? floats_alloc((size_t)grad_n * sn->act_per_image) : NULL;
-    float *scr = grow_act ? floats_alloc(scratch_floats(sn, n) + fold_floats(sn)) : NULL;
-    const float **cell_in = grow_act ? calloc((size_t)sn->ncells, sizeof *cell_in) : NULL;
-    if ((grow_act && (!act || !scr || !cell_in)) || (grow_grad && !dact)) {
+    size_t train = (size_t)train_n * sn->act_per_image;
+    size_t eval = 2 * (size_t)eval_n * sn->cell_floats_max;
+    return train > eval ? train : eval;
+}
+
+/* Room for training batches of train_n (activations and their gradients)
+ * and evaluation batches of eval_n, each kept at least at its current
+ * capacity. */
+static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
+                               struct mtd_error *err)
+{
+    train_n = train_n > sn->train_cap ? train_n : sn->train_cap;
+    eval_n = eval_n > sn->eval_cap ? eval_n : sn->eval_cap;
+    int n = train_n > eval_n ? train_n : eval_n;
+    size_t need = act_floats(sn, train_n, eval_n);
+    int grow_act = need > sn->act_floats, grow_grad = train_n > sn->grad_cap;
+    int grow_scratch = n > sn->train_cap && n > sn->eval_cap;
+    float *act = grow_act ? floats_alloc(need) : NULL;
+    float *dact = grow_grad ? floats_alloc(2 * (size_t)train_n * sn->cell_floats_max) : NULL;
+    float *scr = grow_scratch ? floats_alloc(scratch_floats(sn, n) + fold_floats(sn)) : NULL;
+    const float **cell_in = sn->cell_in ? NULL : calloc((size_t)sn->ncells, sizeof *cell_in);
+    if ((grow_act && !act) || (grow_grad && !dact) || (grow_scratch && !scr) ||
+        (!sn->cell_in && !cell_in)) {
         floats_free(act);
         floats_free(dact);
         floats_free(scr);
@@ -342,20 +373,24 @@ static enum mtd_status reserve(struct supernet *sn, int act_n, int grad_n, struc
     }
     if (grow_act) {
         floats_free(sn->act);
-        floats_free(sn->scratch);
-        free(sn->cell_in);
         sn->act = act;
-        sn->scratch = scr;
-        sn->fold = scr + scratch_floats(sn, n);
-        sn->fold_width = fold_floats(sn) / 2;
-        sn->cell_in = cell_in;
-        sn->batch_cap = n;
+        sn->act_floats = need;
     }
     if (grow_grad) {
         floats_free(sn->dact);
         sn->dact = dact;
-        sn->grad_cap = grad_n;
+        sn->grad_cap = train_n;
     }
+    if (grow_scratch) {
+        floats_free(sn->scratch);
+        sn->scratch = scr;
+        sn->fold = scr + scratch_floats(sn, n);
+        sn->fold_width = fold_floats(sn) / 2;
+    }
+    if (cell_in)
+        sn->cell_in = cell_in;
+    sn->train_cap = train_n;
+    sn->eval_cap = eval_n;
     return MTD_OK;
 }
 
@@ -366,7 +401,7 @@ enum mtd_status supernet_reserve(struct supernet *sn, int n, struct mtd_error *e
 
 enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_error *err)
 {
-    return reserve(sn, n, 0, err);
+    return reserve(sn, 0, n, err);
 }
 
 const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
@@ -375,6 +410,8 @@ const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
     struct cell_run r;
     sn->n = n;
     cell_run_init(&r, sn, c, n);
+    if (mode != FORWARD_TRAIN)
+        r.base = region(sn, sn->act, in_region0(sn, sn->act, x, n), n);
     r.input = x;
     sn->cell_in[c] = x;
     for (int i = 0; i < r.g->nnodes; i++) {
@@ -391,7 +428,7 @@ const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
 const float *supernet_forward(struct supernet *sn, const float *inp, int n,
                               enum forward_mode mode)
 {
-    assert(n >= 1 && n <= sn->batch_cap);
+    assert(n >= 1 && n <= (mode == FORWARD_TRAIN ? sn->train_cap : sn->eval_cap));
     assert(mode != FORWARD_CALIB || sn->calib_sum != NULL);
     sn->n = n;
     const float *x = inp;
@@ -405,12 +442,18 @@ void supernet_set_fusion(struct supernet *sn, int on)
     sn->no_fusion = !on;
 }
 
-/* Zeroes the gradients of a cell's slots (its input's belongs to the
- * previous cell, which zeroes it). */
+static size_t slot_floats(const struct cell_run *r, int s)
+{
+    return (size_t)r->n * (size_t)slot_channels(r, s) * slot_hw(r, s);
+}
+
+/* Zeroes the gradients of a cell's own slots but its output's, which the
+ * next cell's backward has filled. */
 static void zero_grads(const struct cell_run *r)
 {
     for (int s = 1; s < r->g->nslots; s++)
-        floats_zero(dslot(r, s), (size_t)r->n * (size_t)slot_channels(r, s) * slot_hw(r, s));
+        if (s != r->g->out)
+            floats_zero(dslot(r, s), slot_floats(r, s));
 }
 
 void supernet_backward(struct supernet *sn, const float *dlogits)
@@ -418,19 +461,33 @@ void supernet_backward(struct supernet *sn, const float *dlogits)
     int n = sn->n;
     assert(n <= sn->grad_cap);
     struct cell_run runs[SPACE_MAX_BLOCKS + 3];
+    int owner[SPACE_MAX_BLOCKS + 3];   /* the cell whose slot a cell's
+                                          input gradient is; -1: none */
     float *dx = NULL;
+    int k = 0, last_owner = -1;
     for (int c = 0; c < sn->ncells; c++) {
         struct cell_run *r = &runs[c];
         cell_run_init(r, sn, c, n);
         r->input = sn->cell_in[c];
         r->dinput = dx;
-        zero_grads(r);
+        owner[c] = last_owner;
+        /* Cells with slots of their own alternate regions, so that a
+         * cell's gradients never share a region with its input's. */
+        if (r->g->nslots > 1) {
+            r->dbase = region(sn, sn->dact, k, n);
+            k = !k;
+            last_owner = c;
+        }
         dx = dslot(r, r->g->out);
     }
     const struct cell_run *head = &runs[sn->ncells - 1];
     memcpy(dx, dlogits, (size_t)n * (size_t)head->out * sizeof(float));
     for (int c = sn->ncells - 1; c >= 0; c--) {
         const struct cell_run *r = &runs[c];
+        zero_grads(r);
+        /* (An identity's input gradient is its output's: already there.) */
+        if (owner[c] >= 0 && r->g->out != 0)
+            floats_zero(r->dinput, slot_floats(&runs[owner[c]], runs[owner[c]].g->out));
         for (int i = r->g->nnodes - 1; i >= 0; i--)
             node_backward(sn, r, &r->g->nodes[i]);
     }

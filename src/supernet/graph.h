@@ -110,9 +110,17 @@ struct supernet {
                                          as stats */
     long *calib_count;                /* indexed by node.stat */
 
-    int batch_cap;                    /* activations are sized for this */
-    int grad_cap;                     /* their gradients for this */
+    /* Activations (forward.c). Training keeps every slot of every cell
+     * for backward: cell regions one after the other (act_per_image floats
+     * per image). Evaluation and calibration keep only a cell's input and
+     * its own slots, and backward only the gradients of the cell it is in
+     * and of that cell's input: two regions of the largest cell, used in
+     * turn. One activation buffer serves both layouts. */
     size_t act_per_image;
+    size_t cell_floats_max;           /* per image, the largest cell */
+    int train_cap, eval_cap;          /* batches the activations fit */
+    int grad_cap;                     /* batches the gradients fit */
+    size_t act_floats;
     float *act, *dact;
     float *scratch;
     float *fold;                      /* evaluation: a BN's scale, then its

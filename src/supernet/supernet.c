@@ -191,6 +191,8 @@ static void layout(struct supernet *sn)
                 c->floats = used;
         }
         total += c->floats;
+        if (c->floats > sn->cell_floats_max)
+            sn->cell_floats_max = c->floats;
     }
     sn->act_per_image = total;
 }
@@ -320,6 +322,16 @@ float *supernet_weights(struct supernet *sn) { return sn->weights; }
 float *supernet_grads(struct supernet *sn) { return sn->grads; }
 float *supernet_velocity(struct supernet *sn) { return sn->velocity; }
 size_t supernet_weights_size(const struct supernet *sn) { return sn->nweights; }
+
+void supernet_footprint(const struct supernet *sn, struct supernet_footprint *f)
+{
+    const size_t fl = sizeof(float);
+    f->weights = f->grads = f->momentum = sn->nweights * fl;
+    f->buffers = sn->nbufvals * fl;
+    f->train_per_image = sn->act_per_image * fl;
+    /* forward.c: two regions of the largest cell */
+    f->grad_per_image = f->eval_per_image = 2 * sn->cell_floats_max * fl;
+}
 
 int supernet_nbuffers(const struct supernet *sn) { return sn->nbuffers; }
 const struct param_info *supernet_buffer(const struct supernet *sn, int i) { return &sn->buffers[i]; }
