@@ -6,6 +6,12 @@
  * 4e-5). Random input data of the space's shape: the speed does not
  * depend on the pixels. The PyTorch side is tests/reference/bench_torch.py.
  *
+ * Paths: each group's choice is uniform, drawn without replacement in
+ * rounds (a permutation per group, splitmix64 from seed 1, Fisher-Yates),
+ * so that every op runs equally often and a run of some seconds costs what
+ * a long one does per image; bench_torch.py draws the same paths. Warm-up
+ * is the first round; then whole rounds for about SECONDS.
+ *
  *   bench_train [--threads T] [--seconds S] [CONFIG]
  *
  * Prints one JSON line.
@@ -21,7 +27,43 @@
 #include "parallel.h"
 #include "search_space.h"
 
-enum { BATCH = 128, WARMUP_STEPS = 3 };
+enum { BATCH = 128 };
+
+/* splitmix64 (bench_torch.py's PathSequence.next64). */
+static uint64_t next64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* The paths of both sides, one step at a time. */
+struct path_sequence {
+    uint64_t state;
+    int ngroups, round, at;   /* round: the choices per group (all equal) */
+    int perm[SEARCH_SPACE_MAX_GROUPS][MUTATOR_MAX_CHOICES];
+};
+
+static void path_next(struct path_sequence *p, int *choices)
+{
+    if (p->at == p->round) {
+        for (int g = 0; g < p->ngroups; g++) {
+            for (int i = 0; i < p->round; i++)
+                p->perm[g][i] = i;
+            for (int j = p->round - 1; j > 0; j--) {
+                int k = (int)(next64(&p->state) % (uint64_t)(j + 1));
+                int t = p->perm[g][j];
+                p->perm[g][j] = p->perm[g][k];
+                p->perm[g][k] = t;
+            }
+        }
+        p->at = 0;
+    }
+    for (int g = 0; g < p->ngroups; g++)
+        choices[g] = p->perm[g][p->at];
+    p->at++;
+}
 
 int main(int argc, char **argv)
 {
@@ -50,16 +92,26 @@ int main(int argc, char **argv)
         return 1;
     }
     struct sgd_config sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 4e-5f, .nesterov = 1};
+    struct path_sequence paths = {.state = 1, .ngroups = search_space_ngroups(ss)};
+    paths.round = search_space_group(ss, 0)->nchoices;
+    for (int g = 1; g < paths.ngroups; g++)
+        if (search_space_group(ss, g)->nchoices != paths.round) {
+            fprintf(stderr, "bench_train: %s: the groups have different numbers of choices\n",
+                    path);
+            return 1;
+        }
+    paths.at = paths.round;
+    const long warmup = paths.round;
     double t0 = 0.0;
     long steps = 0;
     for (long s = 0;; s++) {
-        if (s == WARMUP_STEPS)
+        if (s == warmup)
             t0 = monotonic_seconds();
-        if (s > WARMUP_STEPS && monotonic_seconds() - t0 >= seconds)
+        if (s > warmup && (s - warmup) % paths.round == 0 && monotonic_seconds() - t0 >= seconds)
             break;
         int c[SEARCH_SPACE_MAX_GROUPS];
         struct arch arch;
-        search_space_sample(ss, SAMPLE_RANDOM, &rng, c);
+        path_next(&paths, c);
         search_space_to_arch(ss, c, &arch);
         supernet_set_arch(sn, &arch, &err);
         const float *logits = supernet_forward(sn, images, BATCH, FORWARD_TRAIN);
@@ -69,7 +121,7 @@ int main(int argc, char **argv)
         crossentropy_backward(dlogits, probs, labels, BATCH, def->classes, 0.0f, 1.0f);
         supernet_backward(sn, dlogits);
         supernet_sgd_step(sn, &sgd, 0);
-        if (s >= WARMUP_STEPS)
+        if (s >= warmup)
             steps++;
     }
     double elapsed = monotonic_seconds() - t0;

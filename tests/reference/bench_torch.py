@@ -11,7 +11,13 @@ Figures, following REFERENCE.md's benchmark protocol (warm-up excluded):
   train           images/s of single-path supernet training: per batch of
                   128 a uniformly sampled path, forward, cross-entropy,
                   backward, SGD step (lr 0.1, momentum 0.9, nesterov, weight
-                  decay 4e-5); total images over total time.
+                  decay 4e-5); total images over total time. The paths are
+                  the C side's (tests/bench_train.c), from the same
+                  generator: each block's op is uniform, drawn without
+                  replacement in rounds of 4 steps, so that every op runs
+                  equally often and a short run costs what a long one does
+                  per image; warm-up is the first round, then --steps steps
+                  (default: whole rounds for about --seconds).
   candidate_eval  seconds to score one candidate of the supernet, weights in
                   memory: BN recalibration of its path on 2,000 images
                   (statistics reset, exact cumulative averages, train-mode
@@ -34,7 +40,6 @@ Each line: {"bench", "side": "pytorch", "threads", "value", "unit", ...}.
 """
 import argparse
 import json
-import random
 import statistics
 import time
 
@@ -45,11 +50,11 @@ from spos_fmnist import OPS, SposNet, SposSupernet
 
 BENCHES = ["train", "candidate_eval", "forward256", "latency1"]
 SEED = 20261125
+PATH_SEED = 1             # tests/bench_train.c's
 NBLOCKS = 12
 
 TRAIN_BATCH = 128
 TRAIN_POOL = 100          # distinct training batches, cycled through
-WARMUP_RANDOM_STEPS = 6   # after one step on each uniform path
 CALIB_IMAGES = 2000
 VAL_IMAGES = 10000
 EVAL_BATCH = 500
@@ -78,6 +83,38 @@ def timed_runs(fn, seconds, min_reps=3, max_reps=1000000):
 
 # --- Figures ----------------------------------------------------------------
 
+class PathSequence:
+    """The training paths of both sides of the benchmark: splitmix64 from
+    PATH_SEED; each block keeps a permutation of its ops, drawn afresh
+    (Fisher-Yates, blocks in order) whenever it is used up."""
+
+    MASK = (1 << 64) - 1
+
+    def __init__(self, nblocks, nops):
+        self.state, self.nblocks, self.nops = PATH_SEED, nblocks, nops
+        self.perms, self.at = None, nops
+
+    def next64(self):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & self.MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & self.MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & self.MASK
+        return z ^ (z >> 31)
+
+    def next(self):
+        if self.at == self.nops:
+            self.perms = []
+            for _ in range(self.nblocks):
+                p = list(range(self.nops))
+                for j in range(self.nops - 1, 0, -1):
+                    k = self.next64() % (j + 1)
+                    p[j], p[k] = p[k], p[j]
+                self.perms.append(p)
+            self.at = 0
+        self.at += 1
+        return [p[self.at - 1] for p in self.perms]
+
+
 def bench_train(args, gen):
     """Images/s of single-path supernet training."""
     net = SposSupernet()
@@ -86,7 +123,7 @@ def bench_train(args, gen):
                           weight_decay=4e-5)
     loss_fn = nn.CrossEntropyLoss()
     xs, ys = fake_data(TRAIN_POOL * TRAIN_BATCH, gen)
-    path_rng = random.Random(SEED)
+    paths = PathSequence(NBLOCKS, len(OPS))
     step_no = [0]
 
     def step(choices):
@@ -102,19 +139,15 @@ def bench_train(args, gen):
         loss.backward()
         opt.step()
 
-    def random_step():
-        step([path_rng.randrange(len(OPS)) for _ in range(NBLOCKS)])
-
-    # Warm-up: every op runs (forward, backward, first update) at least once.
-    for op in range(len(OPS)):
-        step([op] * NBLOCKS)
-    for _ in range(WARMUP_RANDOM_STEPS):
-        random_step()
+    # Warm-up: one round, every op runs (forward, backward, first update).
+    for _ in range(len(OPS)):
+        step(paths.next())
 
     t0 = time.perf_counter()
     steps = 0
-    while (steps < args.steps) if args.steps else (time.perf_counter() - t0 < args.seconds):
-        random_step()
+    while (steps < args.steps) if args.steps else (
+            steps % len(OPS) or time.perf_counter() - t0 < args.seconds):
+        step(paths.next())
         steps += 1
     elapsed = time.perf_counter() - t0
     return dict(value=steps * TRAIN_BATCH / elapsed, unit="images/s", batch=TRAIN_BATCH,

@@ -1,0 +1,55 @@
+#!/bin/sh
+# bench_ratios.sh - the ratios of `make bench`'s figures (JSON lines in
+# FILE) against issue 7's targets: mutatord against PyTorch at each thread
+# count, mutatord at 2 threads against 1, and peak memory against its
+# budget. Each line: {"ratio", "threads", "value", "target", "met", ...};
+# "at_least" or "at_most" says which way the target goes.
+#
+#   bench_ratios.sh FILE
+set -eu
+awk '
+    function num(key,    m) {
+        if (match($0, "\"" key "\": -?[0-9.e+-]+")) {
+            m = substr($0, RSTART, RLENGTH); sub(/.*: /, "", m); return m + 0
+        }
+        return ""
+    }
+    function str(key,    m) {
+        if (match($0, "\"" key "\": \"[^\"]*\"")) {
+            m = substr($0, RSTART, RLENGTH); sub(/.*: "/, "", m); sub(/"$/, "", m); return m
+        }
+        return ""
+    }
+    /"bench": "(train|candidate_eval|forward256|latency1)"/ && !/skipped/ {
+        v[str("bench"), str("side"), num("threads")] = num("value")
+    }
+    /"bench": "memory"/ { mem[num("threads")] = num("ratio") }
+    function line(name, t, value, target, way, extra) {
+        met = way == "at_least" ? value >= target : value <= target
+        printf "{\"ratio\": \"%s\", \"threads\": %s, \"value\": %.3f, \"%s\": %s, \"met\": %s%s}\n",
+               name, t, value, way, target, met ? "true" : "false", extra
+    }
+    # value: mutatord / pytorch, or pytorch / mutatord when inverse (a
+    # time, as a speed-up)
+    function versus(b, t, target, way, inverse,    m, p) {
+        m = v[b, "mutatord", t]; p = v[b, "pytorch", t]
+        if (m == "" || p == "" || m == 0 || p == 0) return
+        line(b "_vs_pytorch", t, inverse ? p / m : m / p, target, way,
+             sprintf(", \"mutatord\": %s, \"pytorch\": %s", m, p))
+    }
+    END {
+        for (t = 1; t <= 2; t++) {
+            versus("train", t, 2.0, "at_least", 0)
+            versus("candidate_eval", t, 4.0, "at_least", 1)
+            versus("forward256", t, 1.5, "at_least", 0)
+            versus("latency1", t, 0.5, "at_most", 0)
+            if (t in mem) line("memory_vs_budget", t, mem[t], 1.5, "at_most", "")
+        }
+        if (v["train", "mutatord", 1] != "" && v["train", "mutatord", 2] != "")
+            line("train_2_vs_1_threads", 2, v["train", "mutatord", 2] / v["train", "mutatord", 1],
+                 1.8, "at_least", "")
+        if (v["candidate_eval", "mutatord", 1] != "" && v["candidate_eval", "mutatord", 2] != "")
+            line("candidate_eval_2_vs_1_threads", 2,
+                 v["candidate_eval", "mutatord", 1] / v["candidate_eval", "mutatord", 2],
+                 1.8, "at_least", "")
+    }' "$1"

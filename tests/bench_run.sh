@@ -1,0 +1,46 @@
+#!/bin/sh
+# bench_run.sh - `make bench`: every figure of both sides, then the ratios
+# against REFERENCE.md's targets, as JSON lines on stdout and in OUT.
+#
+#   bench_run.sh SRCDIR BUILDDIR OUT PYTHON SECONDS THREADS...
+#
+# The PyTorch side runs when PYTHON can import torch; its figures are
+# skipped (and so are the ratios that need them) otherwise.
+set -u
+srcdir=$1 builddir=$2 out=$3 python=$4 seconds=$5
+shift 5
+threads="$*"
+tmp=$(mktemp "${TMPDIR:-/tmp}/bench.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+: > "$out"
+
+# Runs a figure's program; its lines go to stdout and OUT as they come.
+figure() {
+    "$@" > "$tmp" || { cat "$tmp"; echo "bench_run: $* failed" >&2; exit 1; }
+    cat "$tmp" >> "$out"
+    cat "$tmp"
+}
+
+if "$python" -c 'import torch' 2>/dev/null; then torch=yes; else torch=no; fi
+torch_figure() {
+    if [ "$torch" = yes ]; then
+        figure "$python" "$srcdir/tests/reference/bench_torch.py" "$@" --seconds "$seconds"
+    else
+        echo '{"bench": "'"$3"'", "side": "pytorch", "skipped": "python3-torch not installed"}'
+    fi
+}
+
+conf="$srcdir/conf/spos-fmnist.conf"
+for t in $threads; do figure "$builddir/tests/bench_ops" --threads "$t"; done
+figure "$builddir/tests/bench_estimate" "$conf"
+figure "$builddir/tests/bench_estimate" "$srcdir/conf/search.conf"
+for t in $threads; do
+    figure "$builddir/tests/bench_train" -t "$t" -s "$seconds" "$conf"
+    torch_figure --threads "$t" --only train
+done
+for t in $threads; do
+    figure "$builddir/tests/bench_eval" -t "$t" -s "$seconds" "$conf"
+    for b in candidate_eval forward256 latency1; do torch_figure --threads "$t" --only "$b"; done
+done
+for t in $threads; do figure "$SHELL" "$srcdir/tests/bench_memory.sh" "$builddir/mutatord" "$conf" "$t"; done
+figure "$SHELL" "$srcdir/tests/bench_ratios.sh" "$out"
