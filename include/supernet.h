@@ -186,12 +186,14 @@ float *supernet_velocity(struct supernet *sn);
 size_t supernet_weights_size(const struct supernet *sn);   /* floats */
 
 /* What the supernet allocates, in bytes: for its parameters (each arena:
- * weights, their gradients, SGD momentum), BN running statistics, and per
+ * weights, their gradients, SGD momentum), BN running statistics, per
  * image of a batch the activations a training forward keeps for backward,
- * their gradients, and the activations of an evaluation forward. */
+ * their gradients and the activations of a calibration forward, and the
+ * activations of evaluation at any batch (chunks of images, per thread).
+ * One buffer holds the largest of the three kinds of activations. */
 struct supernet_footprint {
     size_t weights, grads, momentum, buffers;
-    size_t train_per_image, grad_per_image, eval_per_image;
+    size_t train_per_image, grad_per_image, calib_per_image, eval;
 };
 void supernet_footprint(const struct supernet *sn, struct supernet_footprint *f);
 

@@ -323,6 +323,46 @@ static void check_extraction(const char *text, struct arch *a, int bn_sets)
     supernet_free(sn);
 }
 
+/* Evaluation takes its batch in chunks, a thread each (forward.c): a
+ * batch of several chunks, the last one short, gives every image the bits
+ * it gets alone. */
+static void check_eval_chunks(const char *text, const struct arch *a)
+{
+    struct space_def def;
+    struct supernet *sn = build(text, 1, &def);
+    struct mtd_error err = {0};
+    set_arch(sn, a);
+    const int n = 21;
+    assert_int_equal(supernet_reserve_eval(sn, n, &err), MTD_OK);
+    const size_t image = (size_t)def.in_c * def.in_h * def.in_w;
+    float *inp = random_floats((size_t)n * image, 13, 1.0f);
+    const size_t count = (size_t)n * def.classes;
+    float *batch = malloc(count * sizeof(float));
+    memcpy(batch, supernet_forward(sn, inp, n, FORWARD_EVAL), count * sizeof(float));
+    for (int i = 0; i < n; i++)
+        assert_memory_equal(supernet_forward(sn, inp + (size_t)i * image, 1, FORWARD_EVAL),
+                            batch + (size_t)i * def.classes, def.classes * sizeof(float));
+    free(batch);
+    floats_free(inp);
+    supernet_free(sn);
+}
+
+static void test_eval_chunks(void **state)
+{
+    (void)state;
+    struct arch a;
+    struct space_def def;
+    struct supernet *sn = build(test_mb_space, 1, &def);
+    supernet_arch_max(sn, &a);
+    a.op[2] = 2;                                  /* identity in the middle */
+    supernet_free(sn);
+    check_eval_chunks(test_mb_space, &a);
+    sn = build(test_shuffle_space, 1, &def);
+    supernet_arch_max(sn, &a);
+    supernet_free(sn);
+    check_eval_chunks(test_shuffle_space, &a);
+}
+
 static void test_extract_shuffle(void **state)
 {
     (void)state;
@@ -401,6 +441,7 @@ int main(void)
         cmocka_unit_test(test_gradients_mb),
         cmocka_unit_test(test_inactive_untouched),
         cmocka_unit_test(test_estimate_by_hand),
+        cmocka_unit_test(test_eval_chunks),
         cmocka_unit_test(test_extract_shuffle),
         cmocka_unit_test(test_extract_mb_second_bn_set),
         cmocka_unit_test(test_space_errors),

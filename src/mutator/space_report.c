@@ -86,13 +86,15 @@ void memory_report(const struct supernet *sn, int train_batch, int eval_batch, F
     struct supernet_footprint f;
     supernet_footprint(sn, &f);
     size_t train = (size_t)train_batch * f.train_per_image;
-    size_t eval = (size_t)eval_batch * f.eval_per_image;
+    size_t calib = (size_t)eval_batch * f.calib_per_image;
     fprintf(out, "memory: weights %.1f MiB, gradients %.1f MiB, momentum %.1f MiB, "
             "BN statistics %.2f MiB\n", mib(f.weights), mib(f.grads), mib(f.momentum),
             mib(f.buffers));
     fprintf(out, "  training batch of %d: activations %.1f MiB, their gradients %.1f MiB\n",
             train_batch, mib(train), mib((size_t)train_batch * f.grad_per_image));
-    /* forward.c: evaluation reuses the training activations' room */
-    fprintf(out, "  evaluation batch of %d: activations %.1f MiB%s\n", eval_batch, mib(eval),
-            eval <= train ? ", inside the training activations" : "");
+    /* forward.c: one buffer serves training, calibration and evaluation */
+    fprintf(out, "  calibration batch of %d: activations %.1f MiB%s\n", eval_batch, mib(calib),
+            calib <= train ? ", inside the training activations" : "");
+    fprintf(out, "  evaluation, any batch: activations %.1f MiB (chunks of images, per thread)\n",
+            mib(f.eval));
 }

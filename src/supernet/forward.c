@@ -14,6 +14,7 @@
  */
 #include <stdint.h>
 #include <assert.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ struct cell_run {
     float *base, *dbase;           /* this cell's region, batch n */
     const float *input;            /* slot 0 */
     float *dinput;                 /* its gradient, or NULL (the stem) */
+    float *scratch;                /* the convolutions' */
+    float *fold;                   /* a folded BN's scale, then its shift at
+                                      fold + sn->fold_width */
 };
 
 static int slot_channels(const struct cell_run *r, int s)
@@ -71,6 +75,8 @@ static void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, 
     r->n = n;
     r->base = sn->act + (size_t)n * r->cell->arena_offset;
     r->dbase = NULL;
+    r->scratch = sn->scratch;
+    r->fold = sn->fold;
 }
 
 /* Region k (0 or 1) of a two-region arena for batches of n. */
@@ -160,7 +166,7 @@ static void node_forward(struct supernet *sn, const struct cell_run *r, const st
         const struct param_info *w = &sn->params[nd->param];
         struct conv2d_shape s = conv_shape(r, nd, w);
         conv2d_forward(slot_mut(r, nd->dst), slot(r, nd->src), sn->weights + w->offset, &s,
-                       sn->scratch);
+                       r->scratch);
         break;
     }
     case NODE_BN:
@@ -227,7 +233,7 @@ static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const st
     const struct param_info *w = &sn->params[conv->param];
     struct conv2d_shape s = conv_shape(r, conv, w);
     int set = sn->arch.bn_set;
-    float *scale = sn->fold, *shift = sn->fold + sn->fold_width;
+    float *scale = r->fold, *shift = r->fold + sn->fold_width;
     batchnorm_eval_affine(scale, shift, param_ptr(sn, sn->weights, bn->param + 2 * set),
                           param_ptr(sn, sn->weights, bn->param + 2 * set + 1),
                           buffer_ptr(sn, bn->buffer + 2 * set),
@@ -235,7 +241,7 @@ static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const st
                           s.cout);
     struct conv2d_epilogue ep = {scale, shift, bn->relu};
     conv2d_forward_ep(slot_mut(r, bn->dst), slot(r, conv->src), sn->weights + w->offset, &s,
-                      sn->scratch, &ep);
+                      r->scratch, &ep);
 }
 
 /* Records that rows x cols of parameter p received a gradient. */
@@ -271,7 +277,7 @@ static void node_backward(struct supernet *sn, const struct cell_run *r, const s
         const struct param_info *w = &sn->params[nd->param];
         struct conv2d_shape s = conv_shape(r, nd, w);
         conv2d_backward(dslot(r, nd->src), sn->grads + w->offset, dslot(r, nd->dst),
-                        slot(r, nd->src), sn->weights + w->offset, &s, sn->scratch);
+                        slot(r, nd->src), sn->weights + w->offset, &s, r->scratch);
         touch(sn, nd->param, s.cout, (s.cin / s.groups) * s.k * s.k);
         break;
     }
@@ -310,25 +316,25 @@ static void node_backward(struct supernet *sn, const struct cell_run *r, const s
     }
 }
 
-/* Floats of conv scratch for batches of n images under any arch. */
-static size_t scratch_floats(struct supernet *sn, int n)
+/* Floats of conv scratch for one thread under any arch (it does not depend
+ * on the batch). */
+static size_t scratch_floats(struct supernet *sn)
 {
     size_t scratch = 0;
-    int threads = parallel_threads();
     struct arch max;
     supernet_arch_max(sn, &max);
     for (int c = 0; c < sn->ncells; c++) {
         const struct cell *cell = &sn->cells[c];
         for (int o = 0; o < cell->nops; o++) {
             const struct op_graph *g = &cell->ops[o];
-            struct cell_run r = {.cell = cell, .g = g, .n = n};
+            struct cell_run r = {.cell = cell, .g = g, .n = 1};
             cell_widths(sn, &max, c, o, &r.in, &r.out, &r.mid);
             for (int i = 0; i < g->nnodes; i++) {
                 const struct node *nd = &g->nodes[i];
                 if (nd->kind != NODE_CONV)
                     continue;
                 struct conv2d_shape s = conv_shape(&r, nd, &sn->params[nd->param]);
-                size_t need = conv2d_scratch_floats(&s, threads);
+                size_t need = conv2d_scratch_floats(&s, 1);
                 if (need > scratch)
                     scratch = need;
             }
@@ -337,13 +343,46 @@ static size_t scratch_floats(struct supernet *sn, int n)
     return scratch;
 }
 
+/* Evaluation runs its batch in chunks of EVAL_CHUNK images, each chunk
+ * through the whole network on one thread, its ops single-threaded inside
+ * (parallel.h): no barrier per op, and a chunk's activations stay in the
+ * thread's cache. Every image is computed the same way whatever the chunk
+ * or thread count. */
+enum { EVAL_CHUNK = 8 };
+
+static int eval_chunk(int n)
+{
+    return n < EVAL_CHUNK ? n : EVAL_CHUNK;
+}
+
 /* Floats of activations for training batches of train_n and evaluation
- * batches of eval_n. */
+ * (and calibration) batches of eval_n: training keeps every cell,
+ * calibration two regions of the largest cell for the whole batch,
+ * evaluation two such regions per thread for a chunk. */
 static size_t act_floats(const struct supernet *sn, int train_n, int eval_n)
 {
     size_t train = (size_t)train_n * sn->act_per_image;
-    size_t eval = 2 * (size_t)eval_n * sn->cell_floats_max;
-    return train > eval ? train : eval;
+    size_t calib = 2 * (size_t)eval_n * sn->cell_floats_max;
+    size_t eval = (size_t)sn->threads * 2 * (size_t)eval_chunk(eval_n)
+                  * sn->cell_floats_max;
+    size_t most = train > calib ? train : calib;
+    return most > eval ? most : eval;
+}
+
+size_t supernet_eval_floats(const struct supernet *sn)
+{
+    int threads = sn->threads ? sn->threads : parallel_threads();
+    return (size_t)threads * 2 * EVAL_CHUNK * sn->cell_floats_max;
+}
+
+/* The scratch and fold of thread t. The convolutions' scratch of all
+ * threads comes first, as one block (an op running on every thread splits
+ * it itself), then the folds. */
+static void thread_buffers(const struct supernet *sn, int t, float **scratch, float **fold)
+{
+    *scratch = sn->scratch + (size_t)t * sn->scratch_per_thread;
+    *fold = sn->scratch + (size_t)sn->threads * sn->scratch_per_thread
+            + (size_t)t * 2 * sn->fold_width;
 }
 
 /* Room for training batches of train_n (activations and their gradients)
@@ -352,24 +391,34 @@ static size_t act_floats(const struct supernet *sn, int train_n, int eval_n)
 static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
                                struct mtd_error *err)
 {
+    if (sn->scratch == NULL) {
+        /* Once: it depends on neither batch, and the thread count is set
+         * at start (parallel.h). */
+        sn->threads = parallel_threads();
+        sn->scratch_per_thread = scratch_floats(sn);
+        sn->fold_width = fold_floats(sn) / 2;
+        sn->scratch = floats_alloc((size_t)sn->threads
+                                   * (sn->scratch_per_thread + 2 * sn->fold_width));
+        sn->fold = sn->scratch + (size_t)sn->threads * sn->scratch_per_thread;  /* thread 0's */
+    }
     train_n = train_n > sn->train_cap ? train_n : sn->train_cap;
     eval_n = eval_n > sn->eval_cap ? eval_n : sn->eval_cap;
-    int n = train_n > eval_n ? train_n : eval_n;
     size_t need = act_floats(sn, train_n, eval_n);
     int grow_act = need > sn->act_floats, grow_grad = train_n > sn->grad_cap;
-    int grow_scratch = n > sn->train_cap && n > sn->eval_cap;
+    int grow_logits = eval_n > sn->eval_cap || sn->logits == NULL;
     float *act = grow_act ? floats_alloc(need) : NULL;
     float *dact = grow_grad ? floats_alloc(2 * (size_t)train_n * sn->cell_floats_max) : NULL;
-    float *scr = grow_scratch ? floats_alloc(scratch_floats(sn, n) + fold_floats(sn)) : NULL;
-    const float **cell_in = sn->cell_in ? NULL : calloc((size_t)sn->ncells, sizeof *cell_in);
-    if ((grow_act && !act) || (grow_grad && !dact) || (grow_scratch && !scr) ||
-        (!sn->cell_in && !cell_in)) {
+    float *logits = grow_logits ? floats_alloc((size_t)eval_n * (size_t)sn->def.classes + 1)
+                                : NULL;
+    if (sn->cell_in == NULL)
+        sn->cell_in = calloc((size_t)sn->ncells, sizeof *sn->cell_in);
+    if ((grow_act && !act) || (grow_grad && !dact) || (grow_logits && !logits) ||
+        !sn->scratch || !sn->cell_in) {
         floats_free(act);
         floats_free(dact);
-        floats_free(scr);
-        free(cell_in);
+        floats_free(logits);
         return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for activations of %d images",
-                             n);
+                             train_n > eval_n ? train_n : eval_n);
     }
     if (grow_act) {
         floats_free(sn->act);
@@ -381,14 +430,10 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
         sn->dact = dact;
         sn->grad_cap = train_n;
     }
-    if (grow_scratch) {
-        floats_free(sn->scratch);
-        sn->scratch = scr;
-        sn->fold = scr + scratch_floats(sn, n);
-        sn->fold_width = fold_floats(sn) / 2;
+    if (grow_logits) {
+        floats_free(sn->logits);
+        sn->logits = logits;
     }
-    if (cell_in)
-        sn->cell_in = cell_in;
     sn->train_cap = train_n;
     sn->eval_cap = eval_n;
     return MTD_OK;
@@ -404,25 +449,70 @@ enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_err
     return reserve(sn, 0, n, err);
 }
 
-const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
-                          enum forward_mode mode)
+/* Runs the nodes of r's op on r->input; its output. */
+static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forward_mode mode)
 {
-    struct cell_run r;
-    sn->n = n;
-    cell_run_init(&r, sn, c, n);
-    if (mode != FORWARD_TRAIN)
-        r.base = region(sn, sn->act, in_region0(sn, sn->act, x, n), n);
-    r.input = x;
-    sn->cell_in[c] = x;
-    for (int i = 0; i < r.g->nnodes; i++) {
-        if (mode == FORWARD_EVAL && !sn->no_fusion && conv_bn_fusable(r.g, i)) {
-            conv_bn_eval(sn, &r, &r.g->nodes[i], &r.g->nodes[i + 1]);
+    for (int i = 0; i < r->g->nnodes; i++) {
+        if (mode == FORWARD_EVAL && !sn->no_fusion && conv_bn_fusable(r->g, i)) {
+            conv_bn_eval(sn, r, &r->g->nodes[i], &r->g->nodes[i + 1]);
             i++;
             continue;
         }
-        node_forward(sn, &r, &r.g->nodes[i], mode);
+        node_forward(sn, r, &r->g->nodes[i], mode);
     }
-    return slot(&r, r.g->out);
+    return slot(r, r->g->out);
+}
+
+/* Forward of cell c on x (n images): training in the cell's own region
+ * (kept for backward), otherwise in whichever of the two regions at
+ * `arena` x is not in; scratch and fold are the running thread's. */
+static const float *forward_cell(struct supernet *sn, int c, const float *x, int n,
+                                 enum forward_mode mode, float *arena, float *scratch,
+                                 float *fold)
+{
+    struct cell_run r;
+    cell_run_init(&r, sn, c, n);
+    if (mode != FORWARD_TRAIN)
+        r.base = region(sn, arena, in_region0(sn, arena, x, n), n);
+    r.input = x;
+    r.scratch = scratch;
+    r.fold = fold;
+    return run_cell(sn, &r, mode);
+}
+
+const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
+                          enum forward_mode mode)
+{
+    return forward_cell(sn, c, x, n, mode, sn->act, sn->scratch, sn->fold);
+}
+
+/* Evaluation in chunks (EVAL_CHUNK): each thread takes whole chunks
+ * through every cell in its own pair of regions, then copies the chunk's
+ * logits out. One chunk runs with the ops' own parallelism instead. */
+static const float *forward_eval(struct supernet *sn, const float *inp, int n)
+{
+    const int chunk = eval_chunk(n), nchunks = (n + chunk - 1) / chunk;
+    const int classes = sn->def.classes;
+    const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
+    if (nchunks == 1) {
+        const float *x = inp;
+        for (int c = 0; c < sn->ncells; c++)
+            x = forward_cell(sn, c, x, n, FORWARD_EVAL, sn->act, sn->scratch, sn->fold);
+        return x;
+    }
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int k = 0; k < nchunks; k++) {
+        const int t = omp_get_thread_num(), first = k * chunk;
+        const int m = n - first < chunk ? n - first : chunk;
+        float *arena = sn->act + (size_t)t * 2 * (size_t)chunk * sn->cell_floats_max;
+        float *scratch, *fold;
+        thread_buffers(sn, t, &scratch, &fold);
+        const float *x = inp + (size_t)first * image;
+        for (int c = 0; c < sn->ncells; c++)
+            x = forward_cell(sn, c, x, m, FORWARD_EVAL, arena, scratch, fold);
+        memcpy(sn->logits + (size_t)first * classes, x, (size_t)m * classes * sizeof(float));
+    }
+    return sn->logits;
 }
 
 const float *supernet_forward(struct supernet *sn, const float *inp, int n,
@@ -430,10 +520,15 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
 {
     assert(n >= 1 && n <= (mode == FORWARD_TRAIN ? sn->train_cap : sn->eval_cap));
     assert(mode != FORWARD_CALIB || sn->calib_sum != NULL);
+    if (mode == FORWARD_EVAL)
+        return forward_eval(sn, inp, n);
     sn->n = n;
     const float *x = inp;
-    for (int c = 0; c < sn->ncells; c++)
+    for (int c = 0; c < sn->ncells; c++) {
+        if (mode == FORWARD_TRAIN)
+            sn->cell_in[c] = x;
         x = cell_forward(sn, c, x, n, mode);
+    }
     return x;
 }
 

@@ -122,8 +122,14 @@ struct supernet {
     int grad_cap;                     /* batches the gradients fit */
     size_t act_floats;
     float *act, *dact;
-    float *scratch;
-    float *fold;                      /* evaluation: a BN's scale, then its
+    float *logits;                    /* evaluation's output, eval_cap rows */
+    float *scratch;                   /* the convolutions' scratch,
+                                         scratch_per_thread floats per
+                                         thread, then each thread's fold
+                                         (forward.c) */
+    size_t scratch_per_thread;
+    int threads;                      /* parallel_threads() when allocated */
+    float *fold;                      /* thread 0's: a BN's scale, then its
                                          shift at fold + fold_width */
     size_t fold_width;
     int no_fusion;                    /* supernet_set_fusion(sn, 0) */
@@ -164,6 +170,9 @@ const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
 /* Node i of g is a convolution whose only reader is the BN at i + 1, so
  * that the BN can be folded into it (forward.c). */
 int conv_bn_fusable(const struct op_graph *g, int i);
+
+/* Floats of evaluation activations (forward.c). */
+size_t supernet_eval_floats(const struct supernet *sn);
 
 /* Frees the calibration accumulators (forward.c). */
 void supernet_calib_free(struct supernet *sn);

@@ -280,6 +280,7 @@ void supernet_free(struct supernet *sn)
     floats_free(sn->act);
     floats_free(sn->dact);
     floats_free(sn->scratch);
+    floats_free(sn->logits);
     free(sn->cell_in);
     supernet_calib_free(sn);
     free(sn);
@@ -330,7 +331,8 @@ void supernet_footprint(const struct supernet *sn, struct supernet_footprint *f)
     f->buffers = sn->nbufvals * fl;
     f->train_per_image = sn->act_per_image * fl;
     /* forward.c: two regions of the largest cell */
-    f->grad_per_image = f->eval_per_image = 2 * sn->cell_floats_max * fl;
+    f->grad_per_image = f->calib_per_image = 2 * sn->cell_floats_max * fl;
+    f->eval = supernet_eval_floats(sn) * fl;
 }
 
 int supernet_nbuffers(const struct supernet *sn) { return sn->nbuffers; }

@@ -9,6 +9,9 @@
 void parallel_init(int threads)
 {
     omp_set_dynamic(0);
+    /* A parallel region inside another runs on its one thread: evaluation
+     * gives each thread whole images and calls the ops from there. */
+    omp_set_max_active_levels(1);
     if (threads > 0)
         omp_set_num_threads(threads);
     openblas_set_num_threads(1);
