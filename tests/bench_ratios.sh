@@ -3,7 +3,9 @@
 # FILE) against issue 7's targets: mutatord against PyTorch at each thread
 # count, mutatord at 2 threads against 1, and peak memory against its
 # budget. Each line: {"ratio", "threads", "value", "target", "met", ...};
-# "at_least" or "at_most" says which way the target goes.
+# "at_least" or "at_most" says which way the target goes. A figure measured
+# more than once counts at its best (the hardest comparison for us when it
+# is PyTorch's).
 #
 #   bench_ratios.sh FILE
 set -eu
@@ -21,7 +23,9 @@ awk '
         return ""
     }
     /"bench": "(train|candidate_eval|forward256|latency1)"/ && !/skipped/ {
-        v[str("bench"), str("side"), num("threads")] = num("value")
+        b = str("bench"); k = b SUBSEP str("side") SUBSEP num("threads"); x = num("value")
+        lower = b == "candidate_eval" || b == "latency1"   # times: lower is better
+        if (!(k in v) || (lower ? x < v[k] : x > v[k])) v[k] = x
     }
     /"bench": "memory"/ { mem[num("threads")] = num("ratio") }
     function line(name, t, value, target, way, extra) {
