@@ -12,9 +12,9 @@
  * input is the previous cell's output slot (or the caller's images for the
  * stem); an identity op's output is its input and it owns no slot.
  */
-#include <stdint.h>
 #include <assert.h>
 #include <omp.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
