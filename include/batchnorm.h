@@ -24,6 +24,8 @@ struct bn_shape {
     int c;   /* active channels */
     int hw;  /* height x width */
     int relu;  /* a ReLU follows (fused into the pass) */
+    int overwrite;  /* backward: dinp = the gradient instead of dinp += it
+                       (the caller need not zero dinp) */
 };
 
 /* out = gamma * (inp - mean) / sqrt(var + eps) + beta with the batch's

@@ -12,27 +12,30 @@
 void concat_forward(float *out, const float *a, int ca, const float *b, int cb,
                     int n, int hw);
 
-/* da += dout[:, :ca], db += dout[:, ca:]; either may be NULL. */
+/* da += dout[:, :ca], db += dout[:, ca:] (= instead of += for the one whose
+ * accumulate is 0); either may be NULL. */
 void concat_backward(float *da, float *db, const float *dout, int ca, int cb,
-                     int n, int hw);
+                     int n, int hw, int accumulate_a, int accumulate_b);
 
 /* a (N, ca, HW) = inp[:, :ca], b (N, cb, HW) = inp[:, ca:ca+cb];
  * inp: (N, ca+cb, HW). */
 void split_forward(float *a, float *b, const float *inp, int ca, int cb,
                    int n, int hw);
 
-/* dinp[:, :ca] += da, dinp[:, ca:] += db; da or db may be NULL. */
+/* dinp[:, :ca] += da, dinp[:, ca:] += db (= unless accumulate); da or db
+ * may be NULL (then, without accumulate, that part of dinp is not
+ * written). */
 void split_backward(float *dinp, const float *da, const float *db, int ca,
-                    int cb, int n, int hw);
+                    int cb, int n, int hw, int accumulate);
 
 /* Channel shuffle: view inp (N, C, HW) as (N, groups, C/groups, HW), swap
  * the two channel axes, flatten back. out must not alias inp. */
 void shuffle_forward(float *out, const float *inp, int n, int c, int hw,
                      int groups);
 
-/* dinp += the inverse shuffle of dout. */
+/* dinp += the inverse shuffle of dout (= unless accumulate). */
 void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw,
-                      int groups);
+                      int groups, int accumulate);
 
 /* out = a + b, elementwise; out may alias a or b. */
 void add_forward(float *out, const float *a, const float *b, size_t count);

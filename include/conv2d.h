@@ -31,6 +31,8 @@ struct conv2d_shape {
     int stride;
     int pad;     /* zero padding on every side */
     int groups;
+    int overwrite;  /* backward: dinp = the gradient instead of dinp += it
+                       (the caller need not zero dinp) */
 };
 
 /* Output height and width. */

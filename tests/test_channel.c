@@ -26,7 +26,7 @@ static void test_fixture_concat(void **state)
     float *out = floats_alloc(na + nb), *da = floats_alloc(na), *db = floats_alloc(nb);
     concat_forward(out, fixture_floats(fx, "a", NULL), ca, fixture_floats(fx, "b", NULL), cb, n, hw);
     assert_close(out, fixture_floats(fx, "out", NULL), na + nb, EXACT, "out");
-    concat_backward(da, db, fixture_floats(fx, "dout", NULL), ca, cb, n, hw);
+    concat_backward(da, db, fixture_floats(fx, "dout", NULL), ca, cb, n, hw, 1, 1);
     assert_close(da, fixture_floats(fx, "da", NULL), na, EXACT, "da");
     assert_close(db, fixture_floats(fx, "db", NULL), nb, EXACT, "db");
     floats_free(out); floats_free(da); floats_free(db);
@@ -43,7 +43,7 @@ static void test_fixture_split(void **state)
     split_forward(a, b, fixture_floats(fx, "inp", NULL), ca, cb, n, hw);
     assert_close(a, fixture_floats(fx, "a", NULL), na, EXACT, "a");
     assert_close(b, fixture_floats(fx, "b", NULL), nb, EXACT, "b");
-    split_backward(dinp, fixture_floats(fx, "da", NULL), fixture_floats(fx, "db", NULL), ca, cb, n, hw);
+    split_backward(dinp, fixture_floats(fx, "da", NULL), fixture_floats(fx, "db", NULL), ca, cb, n, hw, 1);
     assert_close(dinp, fixture_floats(fx, "dinp", NULL), na + nb, EXACT, "dinp");
     floats_free(a); floats_free(b); floats_free(dinp);
     fixture_free(fx);
@@ -57,7 +57,7 @@ static void check_shuffle_fixture(const char *name)
     float *out = floats_alloc(count), *dinp = floats_alloc(count);
     shuffle_forward(out, fixture_floats(fx, "inp", NULL), n, c, hw, groups);
     assert_close(out, fixture_floats(fx, "out", NULL), count, EXACT, "out");
-    shuffle_backward(dinp, fixture_floats(fx, "dout", NULL), n, c, hw, groups);
+    shuffle_backward(dinp, fixture_floats(fx, "dout", NULL), n, c, hw, groups, 1);
     assert_close(dinp, fixture_floats(fx, "dinp", NULL), count, EXACT, "dinp");
     floats_free(out); floats_free(dinp);
     fixture_free(fx);
@@ -133,15 +133,15 @@ static void check_gradients(enum channel_op op, int n, int ca, int cb, int hw, i
     size_t na = count_a(&c);
     switch (op) {
     case OP_CONCAT:
-        concat_backward(da, db, c.r, ca, cb, n, hw);
+        concat_backward(da, db, c.r, ca, cb, n, hw, 1, 1);
         gradcheck(channel_loss, &c, c.b, count_b(&c), db, 1e-2, 1e-4, 1e-4, "db");
         break;
     case OP_SPLIT:
-        split_backward(da, c.r, c.r + na, ca, cb, n, hw);
+        split_backward(da, c.r, c.r + na, ca, cb, n, hw, 1);
         na = total;
         break;
     case OP_SHUFFLE:
-        shuffle_backward(da, c.r, n, ca, hw, groups);
+        shuffle_backward(da, c.r, n, ca, hw, groups, 1);
         break;
     case OP_ADD:
         add_backward(da, db, c.r, na);

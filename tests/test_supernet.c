@@ -157,6 +157,56 @@ static void test_gradients_shuffle_reduced(void **state)
     supernet_free(sn);
 }
 
+/* One step of the max subnet with a learning rate of 0: the weights stay,
+ * their gradients are cleared, and the gradient arena keeps the max
+ * subnet's values. */
+static void stale_step(struct supernet *sn, const struct space_def *def, int n)
+{
+    struct mtd_error err = {0};
+    struct arch max;
+    supernet_arch_max(sn, &max);
+    set_arch(sn, &max);
+    assert_int_equal(supernet_reserve(sn, n, &err), MTD_OK);
+    float *inp = random_floats((size_t)n * def->in_c * def->in_h * def->in_w, 21, 1.0f);
+    float *r = random_floats((size_t)n * def->classes, 22, 1.0f);
+    supernet_forward(sn, inp, n, FORWARD_TRAIN);
+    supernet_backward(sn, r);
+    struct sgd_config zero = {.lr = 0.0f};
+    supernet_sgd_step(sn, &zero, 0);
+    floats_free(inp);
+    floats_free(r);
+}
+
+/* Backward writes most gradients (=) instead of adding to zeroed ones
+ * (forward.c): after another subnet's backward has left its values in the
+ * gradient arena, the gradients of a reduced subnet are still right. */
+static void test_gradients_after_another_path(void **state)
+{
+    (void)state;
+    struct space_def def;
+    struct supernet *sn = build(test_shuffle_space, 1, &def);
+    struct arch a;
+    supernet_arch_max(sn, &a);
+    stale_step(sn, &def, 3);
+    a.op[1] = 1;
+    a.op[2] = 3;
+    a.width[2] = (struct unit_width){.channels = 6};
+    a.width[6] = (struct unit_width){.ratio = 0.5, .divisor = 4};
+    set_arch(sn, &a);
+    check_net_gradients(sn, &def, 3);
+    supernet_free(sn);
+
+    sn = build(test_mb_space, 1, &def);
+    supernet_arch_max(sn, &a);
+    stale_step(sn, &def, 3);
+    a.op[1] = 2;                                  /* conv_3x3 */
+    a.op[2] = 2;                                  /* identity */
+    a.op[3] = 0;                                  /* mb_k3_e3, residual */
+    set_arch(sn, &a);
+    check_net_gradients(sn, &def, 3);
+    supernet_free(sn);
+}
+
 static void test_gradients_mb(void **state)
 {
     (void)state;
@@ -439,6 +489,7 @@ int main(void)
         cmocka_unit_test(test_units_residual),
         cmocka_unit_test(test_gradients_shuffle_reduced),
         cmocka_unit_test(test_gradients_mb),
+        cmocka_unit_test(test_gradients_after_another_path),
         cmocka_unit_test(test_inactive_untouched),
         cmocka_unit_test(test_estimate_by_hand),
         cmocka_unit_test(test_eval_chunks),

@@ -253,11 +253,54 @@ static void touch(struct supernet *sn, int p, int rows, int cols)
             t[i] = cols;
 }
 
-static void bn_backward(struct supernet *sn, const struct cell_run *r, const struct node *nd)
+/* The last node of g that reads slot s, or -1. */
+static int last_reader(const struct op_graph *g, int s)
 {
+    for (int i = g->nnodes - 1; i >= 0; i--)
+        if (g->nodes[i].src == s || g->nodes[i].src2 == s)
+            return i;
+    return -1;
+}
+
+/* Whether node i's backward writes the gradient of slot s (=) instead of
+ * adding to it: it is the first of s's readers that backward runs (the
+ * last in the graph) and its kind can. Such a slot needs no zeroing, which
+ * would be a whole pass over memory. */
+static int overwrites(const struct cell_run *r, int i, int s)
+{
+    const struct op_graph *g = r->g;
+    const struct node *nd = &g->nodes[i];
+    if (last_reader(g, s) != i)
+        return 0;
+    /* Only when the node's backward covers every channel of s. */
+    const int ca = width_eval(nd->a, r->in, r->out, r->mid), cs = slot_channels(r, s);
+    switch (nd->kind) {
+    case NODE_CONV:
+    case NODE_SHUFFLE:
+        return ca == cs;
+    case NODE_BN:
+        return slot_channels(r, nd->dst) == cs;
+    case NODE_SPLIT:
+        return ca + width_eval(nd->b, r->in, r->out, r->mid) == cs;
+    case NODE_CONCAT:
+        return nd->src != nd->src2;
+    default:
+        return 0;
+    }
+}
+
+static int slot_overwritten(const struct cell_run *r, int s)
+{
+    int i = last_reader(r->g, s);
+    return i >= 0 && overwrites(r, i, s);
+}
+
+static void bn_backward(struct supernet *sn, const struct cell_run *r, int i)
+{
+    const struct node *nd = &r->g->nodes[i];
     int set = sn->arch.bn_set;
     struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst),
-                         .relu = nd->relu};
+                         .relu = nd->relu, .overwrite = overwrites(r, i, nd->src)};
     int pg = nd->param + 2 * set;
     batchnorm_backward(dslot(r, nd->src), param_ptr(sn, sn->grads, pg),
                        param_ptr(sn, sn->grads, pg + 1), dslot(r, nd->dst), slot(r, nd->src),
@@ -267,8 +310,9 @@ static void bn_backward(struct supernet *sn, const struct cell_run *r, const str
     touch(sn, pg + 1, 1, s.c);
 }
 
-static void node_backward(struct supernet *sn, const struct cell_run *r, const struct node *nd)
+static void node_backward(struct supernet *sn, const struct cell_run *r, int i)
 {
+    const struct node *nd = &r->g->nodes[i];
     int n = r->n;
     int hw = (int)slot_hw(r, nd->src);
     int ca = width_eval(nd->a, r->in, r->out, r->mid);
@@ -276,24 +320,28 @@ static void node_backward(struct supernet *sn, const struct cell_run *r, const s
     case NODE_CONV: {
         const struct param_info *w = &sn->params[nd->param];
         struct conv2d_shape s = conv_shape(r, nd, w);
+        s.overwrite = overwrites(r, i, nd->src);
         conv2d_backward(dslot(r, nd->src), sn->grads + w->offset, dslot(r, nd->dst),
                         slot(r, nd->src), sn->weights + w->offset, &s, r->scratch);
         touch(sn, nd->param, s.cout, (s.cin / s.groups) * s.k * s.k);
         break;
     }
     case NODE_BN:
-        bn_backward(sn, r, nd);
+        bn_backward(sn, r, i);
         break;
     case NODE_SPLIT:
         split_backward(dslot(r, nd->src), dslot(r, nd->dst), dslot(r, nd->dst2), ca,
-                       width_eval(nd->b, r->in, r->out, r->mid), n, hw);
+                       width_eval(nd->b, r->in, r->out, r->mid), n, hw,
+                       !overwrites(r, i, nd->src));
         break;
     case NODE_CONCAT:
         concat_backward(dslot(r, nd->src), dslot(r, nd->src2), dslot(r, nd->dst),
-                        slot_channels(r, nd->src), slot_channels(r, nd->src2), n, hw);
+                        slot_channels(r, nd->src), slot_channels(r, nd->src2), n, hw,
+                        !overwrites(r, i, nd->src), !overwrites(r, i, nd->src2));
         break;
     case NODE_SHUFFLE:
-        shuffle_backward(dslot(r, nd->src), dslot(r, nd->dst), n, ca, hw, 2);
+        shuffle_backward(dslot(r, nd->src), dslot(r, nd->dst), n, ca, hw, 2,
+                         !overwrites(r, i, nd->src));
         break;
     case NODE_ADD:
         add_backward(dslot(r, nd->src), dslot(r, nd->src2), dslot(r, nd->dst),
@@ -542,12 +590,12 @@ static size_t slot_floats(const struct cell_run *r, int s)
     return (size_t)r->n * (size_t)slot_channels(r, s) * slot_hw(r, s);
 }
 
-/* Zeroes the gradients of a cell's own slots but its output's, which the
- * next cell's backward has filled. */
+/* Zeroes the gradients of a cell's own slots that backward adds to, but
+ * its output's, which the next cell's backward has filled. */
 static void zero_grads(const struct cell_run *r)
 {
     for (int s = 1; s < r->g->nslots; s++)
-        if (s != r->g->out)
+        if (s != r->g->out && !slot_overwritten(r, s))
             floats_zero(dslot(r, s), slot_floats(r, s));
 }
 
@@ -581,10 +629,10 @@ void supernet_backward(struct supernet *sn, const float *dlogits)
         const struct cell_run *r = &runs[c];
         zero_grads(r);
         /* (An identity's input gradient is its output's: already there.) */
-        if (owner[c] >= 0 && r->g->out != 0)
+        if (owner[c] >= 0 && r->g->out != 0 && !slot_overwritten(r, 0))
             floats_zero(r->dinput, slot_floats(&runs[owner[c]], runs[owner[c]].g->out));
         for (int i = r->g->nnodes - 1; i >= 0; i--)
-            node_backward(sn, r, &r->g->nodes[i]);
+            node_backward(sn, r, i);
     }
 }
 

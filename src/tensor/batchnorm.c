@@ -139,23 +139,30 @@ static void plane_grad_sums(double *acc_dy, double *acc_dy_xm, const float *dy, 
         grad_sums(acc_dy, acc_dy_xm, dy, x, out, hw, m, 0);
 }
 
-/* dx += k * (dy - mean_dy) - c * (x - m) */
+/* dx (+)= k * (dy - mean_dy) - c * (x - m) */
 static inline __attribute__((always_inline)) void
 grad_input(float *restrict dx, const float *restrict dy, const float *restrict x,
-           const float *restrict out, int hw, float m, float k, float mean_dy, float c, int mask)
+           const float *restrict out, int hw, float m, float k, float mean_dy, float c, int mask,
+           int overwrite)
 {
-    for (int i = 0; i < hw; i++)
-        dx[i] += k * (through_relu(dy, out, (size_t)i, mask) - mean_dy) - c * (x[i] - m);
+    for (int i = 0; i < hw; i++) {
+        float g = k * (through_relu(dy, out, (size_t)i, mask) - mean_dy) - c * (x[i] - m);
+        dx[i] = overwrite ? g : dx[i] + g;
+    }
 }
 
 SIMD_KERNEL
 static void plane_grad_input(float *dx, const float *dy, const float *x, const float *out, int hw,
-                             float m, float k, float mean_dy, float c)
+                             float m, float k, float mean_dy, float c, int overwrite)
 {
-    if (out)
-        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 1);
+    if (out && overwrite)
+        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 1, 1);
+    else if (out)
+        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 1, 0);
+    else if (overwrite)
+        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 0, 1);
     else
-        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 0);
+        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 0, 0);
 }
 
 void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
@@ -190,7 +197,8 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
         const float c = k * rstd * (float)(sum_dy_xhat / count);
         for (int img = 0; img < s->n; img++)
             plane_grad_input(dinp + img * chw + at, dout + img * chw + at, inp + img * chw + at,
-                             mask ? mask + img * chw + at : NULL, s->hw, m, k, mean_dy, c);
+                             mask ? mask + img * chw + at : NULL, s->hw, m, k, mean_dy, c,
+                             s->overwrite);
     }
 }
 

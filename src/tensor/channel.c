@@ -37,12 +37,12 @@ void concat_forward(float *out, const float *a, int ca, const float *b, int cb,
 }
 
 void concat_backward(float *da, float *db, const float *dout, int ca, int cb,
-                     int n, int hw)
+                     int n, int hw, int accumulate_a, int accumulate_b)
 {
     if (da)
-        copy_channels(da, ca, 0, dout, ca + cb, 0, ca, n, hw, 1);
+        copy_channels(da, ca, 0, dout, ca + cb, 0, ca, n, hw, accumulate_a);
     if (db)
-        copy_channels(db, cb, 0, dout, ca + cb, ca, cb, n, hw, 1);
+        copy_channels(db, cb, 0, dout, ca + cb, ca, cb, n, hw, accumulate_b);
 }
 
 void split_forward(float *a, float *b, const float *inp, int ca, int cb,
@@ -53,17 +53,18 @@ void split_forward(float *a, float *b, const float *inp, int ca, int cb,
 }
 
 void split_backward(float *dinp, const float *da, const float *db, int ca,
-                    int cb, int n, int hw)
+                    int cb, int n, int hw, int accumulate)
 {
     if (da)
-        copy_channels(dinp, ca + cb, 0, da, ca, 0, ca, n, hw, 1);
+        copy_channels(dinp, ca + cb, 0, da, ca, 0, ca, n, hw, accumulate);
     if (db)
-        copy_channels(dinp, ca + cb, ca, db, cb, 0, cb, n, hw, 1);
+        copy_channels(dinp, ca + cb, ca, db, cb, 0, cb, n, hw, accumulate);
 }
 
-/* Output channel j*groups + g holds input channel g*(c/groups) + j. */
+/* Output channel j*groups + g holds input channel g*(c/groups) + j. The
+ * inverse adds back, or copies back unless accumulate. */
 static void shuffle_move(float *dst, const float *src, int n, int c, int hw,
-                         int groups, int inverse)
+                         int groups, int inverse, int accumulate)
 {
     assert(groups > 0 && c % groups == 0);
     const int per = c / groups;
@@ -76,6 +77,8 @@ static void shuffle_move(float *dst, const float *src, int n, int c, int hw,
                 size_t original = ((size_t)img * c + (size_t)g * per + j) * plane;
                 if (!inverse) {
                     memcpy(dst + shuffled, src + original, sizeof(float) * plane);
+                } else if (!accumulate) {
+                    memcpy(dst + original, src + shuffled, sizeof(float) * plane);
                 } else {
                     for (size_t i = 0; i < plane; i++)
                         dst[original + i] += src[shuffled + i];
@@ -87,12 +90,13 @@ static void shuffle_move(float *dst, const float *src, int n, int c, int hw,
 
 void shuffle_forward(float *out, const float *inp, int n, int c, int hw, int groups)
 {
-    shuffle_move(out, inp, n, c, hw, groups, 0);
+    shuffle_move(out, inp, n, c, hw, groups, 0, 0);
 }
 
-void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw, int groups)
+void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw, int groups,
+                      int accumulate)
 {
-    shuffle_move(dinp, dout, n, c, hw, groups, 1);
+    shuffle_move(dinp, dout, n, c, hw, groups, 1, accumulate);
 }
 
 void add_forward(float *out, const float *a, const float *b, size_t count)

@@ -157,10 +157,12 @@ static void dense_backward_image(float *dinp, float *dw, float *col, float *dcol
         /* dcol (kg, ohw) = W_g^T (kg, cout_g) x dY_g (cout_g, ohw) */
         if (!needs_im2col(s)) {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, ohw, cout_g,
-                        1.0f, wg, ldw, dy, ohw, 1.0f, dx, ohw);
+                        1.0f, wg, ldw, dy, ohw, s->overwrite ? 0.0f : 1.0f, dx, ohw);
         } else {
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, ohw, cout_g,
                         1.0f, wg, ldw, dy, ohw, 0.0f, dcol, ohw);
+            if (s->overwrite)  /* this image's slice, while it is in cache */
+                memset(dx, 0, sizeof(float) * (size_t)cin_g * s->h * s->w);
             col2im_add(dx, dcol, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
         }
     }

@@ -271,6 +271,8 @@ void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                 taps_weight_grad(part, dwide, ph, &g);
                 if (dinp) {
                     taps_input_grad(dph, dwide, wk, &g);
+                    if (s->overwrite)
+                        memset(dinp + p * in_plane, 0, sizeof(float) * in_plane);
                     phases_exchange(dph, dinp + p * in_plane, &g, 1);
                 }
             }
