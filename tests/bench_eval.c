@@ -25,21 +25,10 @@
 #include "log.h"
 #include "parallel.h"
 #include "search_space.h"
+#include "stats.h"
 #include "train.h"
 
 enum { CALIB = 2000, VAL = 10000, EVAL_BATCH = 500 };
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp_double);
-    return n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
-}
 
 /* Times of fn, repeated for about `seconds` (at least 3 times). */
 #define MAX_REPS 100000
