@@ -105,17 +105,32 @@ static void set_arch(struct supernet *sn, const struct arch *a)
         fail_msg("%s", err.msg);
 }
 
-/* Checks the gradients of every parameter of the current arch. */
-static void check_net_gradients(struct supernet *sn, const struct space_def *def, int n)
+/* A case of n random images and dloss/dlogits (from seed), run forward
+ * and backward once under the current arch; net_case_free frees it. */
+static struct net_case net_case_run(struct supernet *sn, const struct space_def *def, int n,
+                                    uint64_t seed)
 {
     struct mtd_error err = {0};
     assert_int_equal(supernet_reserve(sn, n, &err), MTD_OK);
     size_t in_size = (size_t)n * def->in_c * def->in_h * def->in_w;
-    float *inp = random_floats(in_size, 7, 1.0f);
-    float *r = random_floats((size_t)n * def->classes, 8, 1.0f);
-    struct net_case c = {.sn = sn, .inp = inp, .r = r, .n = n, .classes = def->classes};
+    float *r = random_floats((size_t)n * def->classes, seed + 1, 1.0f);
+    struct net_case c = {.sn = sn, .inp = random_floats(in_size, seed, 1.0f), .r = r, .n = n,
+                         .classes = def->classes};
     net_loss(&c);
     supernet_backward(sn, r);
+    return c;
+}
+
+static void net_case_free(struct net_case *c)
+{
+    floats_free((float *)c->inp);
+    floats_free((float *)c->r);
+}
+
+/* Checks the gradients of every parameter of the current arch. */
+static void check_net_gradients(struct supernet *sn, const struct space_def *def, int n)
+{
+    struct net_case c = net_case_run(sn, def, n, 7);
     float *w = supernet_weights(sn), *g = supernet_grads(sn);
     for (int p = 0; p < supernet_nparams(sn); p++) {
         const struct param_info *info = supernet_param(sn, p);
@@ -133,8 +148,7 @@ static void check_net_gradients(struct supernet *sn, const struct space_def *def
                   1e-4,
                   1e-4 + 0.05 * largest, 0.05, info->name);
     }
-    floats_free(inp);
-    floats_free(r);
+    net_case_free(&c);
 }
 
 static void test_gradients_shuffle_reduced(void **state)
@@ -162,19 +176,13 @@ static void test_gradients_shuffle_reduced(void **state)
  * subnet's values. */
 static void stale_step(struct supernet *sn, const struct space_def *def, int n)
 {
-    struct mtd_error err = {0};
     struct arch max;
     supernet_arch_max(sn, &max);
     set_arch(sn, &max);
-    assert_int_equal(supernet_reserve(sn, n, &err), MTD_OK);
-    float *inp = random_floats((size_t)n * def->in_c * def->in_h * def->in_w, 21, 1.0f);
-    float *r = random_floats((size_t)n * def->classes, 22, 1.0f);
-    supernet_forward(sn, inp, n, FORWARD_TRAIN);
-    supernet_backward(sn, r);
+    struct net_case c = net_case_run(sn, def, n, 21);
     struct sgd_config zero = {.lr = 0.0f};
     supernet_sgd_step(sn, &zero, 0);
-    floats_free(inp);
-    floats_free(r);
+    net_case_free(&c);
 }
 
 /* Backward writes most gradients (=) instead of adding to zeroed ones

@@ -403,6 +403,14 @@ static int eval_chunk(int n)
     return n < EVAL_CHUNK ? n : EVAL_CHUNK;
 }
 
+/* Floats of the evaluation regions of `threads` threads for chunks of
+ * `chunk` images: two regions of the largest cell each. Thread t's start
+ * at eval_floats(sn, t, chunk). */
+static size_t eval_floats(const struct supernet *sn, int threads, int chunk)
+{
+    return (size_t)threads * 2 * (size_t)chunk * sn->cell_floats_max;
+}
+
 /* Floats of activations for training batches of train_n and evaluation
  * (and calibration) batches of eval_n: training keeps every cell,
  * calibration two regions of the largest cell for the whole batch,
@@ -410,17 +418,15 @@ static int eval_chunk(int n)
 static size_t act_floats(const struct supernet *sn, int train_n, int eval_n)
 {
     size_t train = (size_t)train_n * sn->act_per_image;
-    size_t calib = 2 * (size_t)eval_n * sn->cell_floats_max;
-    size_t eval = (size_t)sn->threads * 2 * (size_t)eval_chunk(eval_n)
-                  * sn->cell_floats_max;
+    size_t calib = eval_floats(sn, 1, eval_n);
+    size_t eval = eval_floats(sn, sn->threads, eval_chunk(eval_n));
     size_t most = train > calib ? train : calib;
     return most > eval ? most : eval;
 }
 
 size_t supernet_eval_floats(const struct supernet *sn)
 {
-    int threads = sn->threads ? sn->threads : parallel_threads();
-    return (size_t)threads * 2 * EVAL_CHUNK * sn->cell_floats_max;
+    return eval_floats(sn, sn->threads ? sn->threads : parallel_threads(), EVAL_CHUNK);
 }
 
 /* The scratch and fold of thread t. The convolutions' scratch of all
@@ -552,7 +558,7 @@ static const float *forward_eval(struct supernet *sn, const float *inp, int n)
     for (int k = 0; k < nchunks; k++) {
         const int t = omp_get_thread_num(), first = k * chunk;
         const int m = n - first < chunk ? n - first : chunk;
-        float *arena = sn->act + (size_t)t * 2 * (size_t)chunk * sn->cell_floats_max;
+        float *arena = sn->act + eval_floats(sn, t, chunk);
         float *scratch, *fold;
         thread_buffers(sn, t, &scratch, &fold);
         const float *x = inp + (size_t)first * image;
