@@ -18,6 +18,10 @@
  * single-threaded. Call once from the main thread before any op. */
 void parallel_init(int threads);
 
+/* The name of the core BLAS's kernels are for (OpenBLAS's choice, which
+ * OPENBLAS_CORETYPE overrides): a daemon's log says it. */
+const char *parallel_blas_core(void);
+
 /* The number of threads an op's parallel region will have. */
 int parallel_threads(void);
 

@@ -270,8 +270,9 @@ static enum mtd_status run(struct job *j, const struct cli_args *args, struct pi
         log_use_syslog("mutatord");
     snprintf(j->status_path, sizeof j->status_path, "%s/status.json", j->rc.run_dir);
     parallel_init(j->rc.threads);
-    log_msg(LOG_INFO, "mutatord %s, pid %ld: run directory %s, %d threads", PACKAGE_VERSION,
-            (long)getpid(), j->rc.run_dir, parallel_threads());
+    log_msg(LOG_INFO, "mutatord %s, pid %ld: run directory %s, %d threads, BLAS kernels for %s",
+            PACKAGE_VERSION, (long)getpid(), j->rc.run_dir, parallel_threads(),
+            parallel_blas_core());
     for (int i = 0; i < search_space_nplugins(j->rc.ss); i++)
         log_msg(LOG_INFO, "plugin %s loaded", search_space_plugin(j->rc.ss, i));
 

@@ -1,7 +1,8 @@
 /*
  * test_conv2d.c - conv2d against PyTorch fixtures, against central finite
  * differences (full and reduced width, dense, 1x1, grouped and depthwise),
- * and for determinism across runs at the same thread count.
+ * and for determinism across runs at the same thread count; the small
+ * products underneath against a plain double-precision product.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../src/tensor/gemm_small.h"
 #include "alloc.h"
 #include "conv2d.h"
 #include "fixture.h"
@@ -209,6 +211,91 @@ static void test_deterministic(void **state)
                                               .w = 14, .k = 5, .stride = 2, .pad = 2, .groups = 24});
 }
 
+/* --- the small products ----------------------------------------------------- */
+
+static float uniform(uint64_t *state)
+{
+    *state = *state * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)(*state >> 40) / (float)(1 << 24) - 0.5f;
+}
+
+/* C0 + A B in double, A's element (i, p) at a[i * ar + p * ac], B's (p, j)
+ * at b[p * br + j * bc]. */
+static double product(const float *c0, const float *a, size_t ar, size_t ac, const float *b,
+                      size_t br, size_t bc, int k, int i, int j, size_t ldc)
+{
+    double sum = c0 ? c0[(size_t)i * ldc + j] : 0.0;
+    for (int p = 0; p < k; p++)
+        sum += (double)a[(size_t)i * ar + (size_t)p * ac] * b[(size_t)p * br + (size_t)j * bc];
+    return sum;
+}
+
+/* Every edge of the blocking (rows around 6 and 12, columns around 16 and
+ * 32), A plain and transposed, C overwritten and accumulated, padding
+ * between rows untouched. */
+static void test_gemm_small_shapes(void **state)
+{
+    (void)state;
+    const int ms[] = {1, 5, 6, 7, 12, 13, 25}, ns[] = {1, 15, 16, 17, 31, 33, 49}, ks[] = {1, 9, 50};
+    uint64_t seed = 7;
+    for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
+        for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)
+            for (size_t ki = 0; ki < sizeof ks / sizeof *ks; ki++) {
+                const int m = ms[mi], n = ns[ni], k = ks[ki];
+                const size_t lda = (size_t)k + 3, ldat = (size_t)m + 2, ldb = (size_t)n + 1;
+                const size_t ldc = (size_t)n + 5;
+                float *a = floats_alloc((size_t)m * lda), *at = floats_alloc((size_t)k * ldat);
+                float *b = floats_alloc((size_t)k * ldb), *c = floats_alloc((size_t)m * ldc);
+                float *c0 = floats_alloc((size_t)m * ldc);
+                for (size_t i = 0; i < (size_t)m * lda; i++)
+                    a[i] = uniform(&seed);
+                for (size_t i = 0; i < (size_t)k * ldat; i++)
+                    at[i] = uniform(&seed);
+                for (size_t i = 0; i < (size_t)k * ldb; i++)
+                    b[i] = uniform(&seed);
+                for (size_t i = 0; i < (size_t)m * ldc; i++)
+                    c0[i] = uniform(&seed);
+                for (int form = 0; form < 4; form++) {
+                    const int transposed = form & 1, accumulate = form >> 1;
+                    struct gemm_operand op = transposed ? (struct gemm_operand){at, 1, ldat}
+                                                        : (struct gemm_operand){a, lda, 1};
+                    memcpy(c, c0, (size_t)m * ldc * sizeof(float));
+                    gemm_small(m, n, k, op, b, ldb, c, ldc, accumulate);
+                    for (int i = 0; i < m; i++)
+                        for (int j = 0; j < (int)ldc; j++) {
+                            const size_t at_c = (size_t)i * ldc + j;
+                            if (j >= n) {  /* the padding */
+                                assert_true(c[at_c] == c0[at_c]);
+                                continue;
+                            }
+                            double want = product(accumulate ? c0 : NULL, op.data, op.row,
+                                                  op.col, b, ldb, 1, k, i, j, ldc);
+                            assert_float_equal(c[at_c], want, 1e-5);
+                        }
+                }
+                /* C += A B^T with B (n x k): b read as n rows of k. */
+                float *bt = floats_alloc(gemm_small_nt_floats(n, k) + 1);
+                const size_t ldbn = (size_t)k + 1;
+                float *bn = floats_alloc((size_t)n * ldbn);
+                for (size_t i = 0; i < (size_t)n * ldbn; i++)
+                    bn[i] = uniform(&seed);
+                memcpy(c, c0, (size_t)m * ldc * sizeof(float));
+                gemm_small_nt_add(m, n, k, a, lda, bn, ldbn, c, ldc, bt);
+                for (int i = 0; i < m; i++)
+                    for (int j = 0; j < n; j++)
+                        assert_float_equal(c[(size_t)i * ldc + j],
+                                           product(c0, a, lda, 1, bn, 1, ldbn, k, i, j, ldc),
+                                           1e-5);
+                floats_free(bt);
+                floats_free(bn);
+                floats_free(a);
+                floats_free(at);
+                floats_free(b);
+                floats_free(c);
+                floats_free(c0);
+            }
+}
+
 int main(void)
 {
     parallel_init(0);
@@ -225,6 +312,7 @@ int main(void)
         cmocka_unit_test(test_gradients_grouped),
         cmocka_unit_test(test_gradients_depthwise),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_gemm_small_shapes),
     };
     return cmocka_run_group_tests_name("conv2d", tests, NULL, NULL);
 }

@@ -4,18 +4,18 @@
  *
  * Per image and group, out_g (cout_g, OH*OW) = W_g (cout_g, K) x col (K, OH*OW)
  * with K = cin_g*k*k; W_g is a block of the stored weight with leading
- * dimension wcin*k*k. The weight gradient is a reduction over the batch:
+ * dimension wcin*k*k. These products are small: gemm_small.h. The weight gradient is a reduction over the batch:
  * each thread accumulates its own images into a private partial, and the
  * partials are added to dweight in thread order (deterministic).
  */
 #include "conv2d.h"
 #include "activation.h"
 #include "conv2d_depthwise.h"
+#include "gemm_small.h"
 #include "im2col.h"
 #include "parallel.h"
 
 #include <assert.h>
-#include <cblas.h>
 #include <omp.h>
 #include <string.h>
 
@@ -57,21 +57,24 @@ static int needs_im2col(const struct conv2d_shape *s)
 }
 
 /* Per-thread scratch of the dense path: the column matrix, its gradient,
- * and the thread's partial weight gradient. */
+ * the thread's partial weight gradient, and the weight-gradient product's
+ * transposed columns. */
 struct dense_scratch_layout {
     size_t col;      /* floats of one column matrix */
     size_t dweight;  /* floats of one partial weight gradient */
+    size_t bt;       /* floats of gemm_small_nt_add's transpose */
     size_t per_thread;
 };
 
 static struct dense_scratch_layout dense_layout(const struct conv2d_shape *s)
 {
     struct dense_scratch_layout l;
-    size_t kg = (size_t)(s->cin / s->groups) * s->k * s->k;
-    size_t ohw = (size_t)conv2d_out_h(s) * conv2d_out_w(s);
-    l.col = needs_im2col(s) ? kg * ohw : 0;
+    int kg = (s->cin / s->groups) * s->k * s->k;
+    int ohw = conv2d_out_h(s) * conv2d_out_w(s);
+    l.col = needs_im2col(s) ? (size_t)kg * ohw : 0;
     l.dweight = (size_t)s->cout * kg;
-    l.per_thread = 2 * l.col + l.dweight;
+    l.bt = gemm_small_nt_floats(kg, ohw);
+    l.per_thread = 2 * l.col + l.dweight + l.bt;
     return l;
 }
 
@@ -121,9 +124,9 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
                 im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
                 x = col;
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_g, ohw, kg,
-                        1.0f, weight + (size_t)g * cout_g * ldw, ldw, x, ohw,
-                        0.0f, y, ohw);
+            gemm_small(cout_g, ohw, kg, (struct gemm_operand){weight + (size_t)g * cout_g * ldw,
+                                                              (size_t)ldw, 1},
+                       x, (size_t)ohw, y, (size_t)ohw, 0);
         }
         if (ep)  /* while the image's output is in cache */
             conv2d_apply_epilogue(out + (size_t)img * s->cout * ohw, s->cout, ohw, ep);
@@ -132,7 +135,7 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
 
 /* One image's contribution: its weight gradient into the thread's partial
  * dw (cout, kg), its input gradient into dinp. */
-static void dense_backward_image(float *dinp, float *dw, float *col, float *dcol,
+static void dense_backward_image(float *dinp, float *dw, float *col, float *dcol, float *bt,
                                  const float *dout, const float *inp,
                                  const float *weight, const struct conv2d_shape *s)
 {
@@ -149,18 +152,17 @@ static void dense_backward_image(float *dinp, float *dw, float *col, float *dcol
             x = col;
         }
         /* dW_g (cout_g, kg) += dY_g (cout_g, ohw) x col^T (ohw, kg) */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout_g, kg, ohw,
-                    1.0f, dy, ohw, x, ohw, 1.0f, dw + (size_t)g * cout_g * kg, kg);
+        gemm_small_nt_add(cout_g, kg, ohw, dy, (size_t)ohw, x, (size_t)ohw,
+                          dw + (size_t)g * cout_g * kg, (size_t)kg, bt);
         if (dinp == NULL)
             continue;
         float *dx = dinp + (size_t)g * cin_g * s->h * s->w;
         /* dcol (kg, ohw) = W_g^T (kg, cout_g) x dY_g (cout_g, ohw) */
+        const struct gemm_operand wt = {wg, 1, (size_t)ldw};
         if (!needs_im2col(s)) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, ohw, cout_g,
-                        1.0f, wg, ldw, dy, ohw, s->overwrite ? 0.0f : 1.0f, dx, ohw);
+            gemm_small(kg, ohw, cout_g, wt, dy, (size_t)ohw, dx, (size_t)ohw, !s->overwrite);
         } else {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, kg, ohw, cout_g,
-                        1.0f, wg, ldw, dy, ohw, 0.0f, dcol, ohw);
+            gemm_small(kg, ohw, cout_g, wt, dy, (size_t)ohw, dcol, (size_t)ohw, 0);
             if (s->overwrite)  /* this image's slice, while it is in cache */
                 memset(dx, 0, sizeof(float) * (size_t)cin_g * s->h * s->w);
             col2im_add(dx, dcol, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
@@ -190,12 +192,13 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
         float *col = scratch + l.per_thread * (size_t)t;
         float *dcol = col + l.col;
         float *dw = dcol + l.col;
+        float *bt = dw + l.dweight;
         memset(dw, 0, sizeof(float) * l.dweight);
 
         size_t begin, end;
         parallel_range((size_t)s->n, t, nt, &begin, &end);
         for (size_t img = begin; img < end; img++)
-            dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol,
+            dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol, bt,
                                  dout + img * out_image, inp + img * in_image,
                                  weight, s);
 #pragma omp barrier

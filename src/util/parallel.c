@@ -22,6 +22,11 @@ int parallel_threads(void)
     return omp_get_max_threads();
 }
 
+const char *parallel_blas_core(void)
+{
+    return openblas_get_corename();
+}
+
 void parallel_blas_threads(int threads)
 {
     openblas_set_num_threads(threads);

@@ -1,0 +1,176 @@
+/*
+ * gemm_small.c - direct AVX-512 kernel for small products, BLAS otherwise.
+ *
+ * C is computed in blocks of rows by one or two vectors of 16 columns,
+ * held in 12 vector registers: for each p, one row of B (masked at the
+ * right edge) meets each row's broadcast element of A. No packing: B's
+ * rows are read in place (a block's k x 32 panel stays in L1 for these
+ * sizes), and A is read through its strides, which covers both W and W^T
+ * of a weight matrix. Rows past m in the last block repeat row m - 1 and
+ * are not stored.
+ */
+#include "gemm_small.h"
+
+#include <assert.h>
+#include <cblas.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(MUTATORD_NO_CLONES)
+#define GEMM_AVX512 1
+#include <immintrin.h>
+#endif
+
+#ifdef GEMM_AVX512
+/* A block is ROWS rows by NV vectors of 16 columns: 6 x 2 in general, and
+ * 12 x 1 for a last block of at most 16 columns (so that a width of 16k+r
+ * does not spend a whole vector of lanes on r columns). Either way 12
+ * accumulators. */
+enum { WIDE_ROWS = 6, NARROW_ROWS = 12, MAX_ROWS = 12 };
+
+static inline __attribute__((always_inline, target("avx512f"))) void
+block(const int rows, const int nv, int mr, int k, const float *a, size_t a_row, size_t a_col,
+      const float *b, size_t ldb, float *c, size_t ldc, __mmask16 m0, __mmask16 m1,
+      int accumulate)
+{
+    __m512 acc[MAX_ROWS][2];
+    const float *ar[MAX_ROWS];
+#pragma GCC unroll 12
+    for (int i = 0; i < rows; i++) {
+        acc[i][0] = _mm512_setzero_ps();
+        acc[i][1] = _mm512_setzero_ps();
+        ar[i] = a + (size_t)(i < mr ? i : mr - 1) * a_row;
+    }
+    for (int p = 0; p < k; p++) {
+        const float *bp = b + (size_t)p * ldb;
+        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bp);
+        const __m512 b1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, bp + 16) : b0;
+        const size_t at = (size_t)p * a_col;
+#pragma GCC unroll 12
+        for (int i = 0; i < rows; i++) {
+            const __m512 av = _mm512_set1_ps(ar[i][at]);
+            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
+            if (nv > 1)
+                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+        }
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < rows; i++) {
+        if (i >= mr)
+            break;
+        float *ci = c + (size_t)i * ldc;
+        if (accumulate)
+            acc[i][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ci), acc[i][0]);
+        _mm512_mask_storeu_ps(ci, m0, acc[i][0]);
+        if (nv > 1) {
+            if (accumulate)
+                acc[i][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, ci + 16), acc[i][1]);
+            _mm512_mask_storeu_ps(ci + 16, m1, acc[i][1]);
+        }
+    }
+}
+
+__attribute__((target("avx512f"))) static void
+block_wide(int mr, int k, const float *a, size_t a_row, size_t a_col, const float *b, size_t ldb,
+           float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate)
+{
+    block(WIDE_ROWS, 2, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate);
+}
+
+__attribute__((target("avx512f"))) static void
+block_narrow(int mr, int k, const float *a, size_t a_row, size_t a_col, const float *b,
+             size_t ldb, float *c, size_t ldc, __mmask16 m0, int accumulate)
+{
+    block(NARROW_ROWS, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, 0, accumulate);
+}
+
+/* The first `count` of 16 lanes. */
+static __mmask16 lanes(int count)
+{
+    return count >= 16 ? (__mmask16)0xffff : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
+}
+
+__attribute__((target("avx512f"))) static void
+gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb, float *c,
+            size_t ldc, int accumulate)
+{
+    for (int j = 0; j < n; j += 32) {
+        const __mmask16 m0 = lanes(n - j), m1 = lanes(n - j - 16);
+        if (n - j <= 16) {
+            for (int i = 0; i < m; i += NARROW_ROWS)
+                block_narrow(m - i < NARROW_ROWS ? m - i : NARROW_ROWS, k,
+                             a.data + (size_t)i * a.row, a.row, a.col, b + j, ldb,
+                             c + (size_t)i * ldc + j, ldc, m0, accumulate);
+            continue;
+        }
+        for (int i = 0; i < m; i += WIDE_ROWS)
+            block_wide(m - i < WIDE_ROWS ? m - i : WIDE_ROWS, k, a.data + (size_t)i * a.row,
+                       a.row, a.col, b + j, ldb, c + (size_t)i * ldc + j, ldc, m0, m1,
+                       accumulate);
+    }
+}
+#endif
+
+int gemm_small_direct(void)
+{
+#ifdef GEMM_AVX512
+    /* Valgrind reports a CPU without AVX-512: BLAS runs under it. */
+    return __builtin_cpu_supports("avx512f");
+#else
+    return 0;
+#endif
+}
+
+/* t (k x n) = B^T, B (n x k, rows ldb apart), in tiles that stay in L1
+ * on both sides. */
+static void transpose(float *restrict t, const float *restrict b, int n, int k, size_t ldb)
+{
+    enum { TILE = 16 };
+    for (int j0 = 0; j0 < n; j0 += TILE) {
+        const int j1 = j0 + TILE < n ? j0 + TILE : n;
+        for (int p0 = 0; p0 < k; p0 += TILE) {
+            const int p1 = p0 + TILE < k ? p0 + TILE : k;
+            for (int p = p0; p < p1; p++)
+                for (int j = j0; j < j1; j++)
+                    t[(size_t)p * n + j] = b[(size_t)j * ldb + p];
+        }
+    }
+}
+
+size_t gemm_small_nt_floats(int n, int k)
+{
+    return gemm_small_direct() ? (size_t)n * (size_t)k : 0;
+}
+
+void gemm_small_nt_add(int m, int n, int k, const float *a, size_t lda, const float *b,
+                       size_t ldb, float *c, size_t ldc, float *bt)
+{
+    if (m <= 0 || n <= 0)
+        return;
+    if (!gemm_small_direct()) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, (int)lda, b,
+                    (int)ldb, 1.0f, c, (int)ldc);
+        return;
+    }
+    transpose(bt, b, n, k, ldb);
+    gemm_small(m, n, k, (struct gemm_operand){a, lda, 1}, bt, (size_t)n, c, ldc, 1);
+}
+
+void gemm_small(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb, float *c,
+                size_t ldc, int accumulate)
+{
+    assert(a.row == 1 || a.col == 1);
+    if (m <= 0 || n <= 0)
+        return;
+#ifdef GEMM_AVX512
+    if (gemm_small_direct()) {
+        gemm_avx512(m, n, k, a, b, ldb, c, ldc, accumulate);
+        return;
+    }
+#endif
+    /* A with unit columns is row-major with rows a.row apart; with unit
+     * rows it is the transpose of a row-major matrix with rows a.col apart. */
+    const int transposed = a.col != 1;
+    cblas_sgemm(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
+                a.data, (int)(transposed ? a.col : a.row), b, (int)ldb, accumulate ? 1.0f : 0.0f,
+                c, (int)ldc);
+}
