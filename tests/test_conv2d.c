@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "../src/tensor/gemm_small.h"
+#include "activation.h"
 #include "alloc.h"
 #include "conv2d.h"
 #include "fixture.h"
@@ -273,6 +274,26 @@ static void test_gemm_small_shapes(void **state)
                             assert_float_equal(c[at_c], want, 1e-5);
                         }
                 }
+                /* The epilogue gives affine_plane's bits on the product's. */
+                float *scale = floats_alloc((size_t)m), *shift = floats_alloc((size_t)m);
+                for (int i = 0; i < m; i++) {
+                    scale[i] = uniform(&seed);
+                    shift[i] = uniform(&seed);
+                }
+                for (int relu = 0; relu < 2; relu++) {
+                    struct conv2d_epilogue ep = {scale, shift, relu};
+                    const struct gemm_operand op = {a, lda, 1};
+                    gemm_small(m, n, k, op, b, ldb, c0, ldc, 0);
+                    for (int i = 0; i < m; i++)
+                        affine_plane(c0 + (size_t)i * ldc, c0 + (size_t)i * ldc, n, scale[i],
+                                     shift[i], relu);
+                    gemm_small_ep(m, n, k, op, b, ldb, c, ldc, &ep);
+                    for (int i = 0; i < m; i++)
+                        assert_memory_equal(c + (size_t)i * ldc, c0 + (size_t)i * ldc,
+                                            (size_t)n * sizeof(float));
+                }
+                floats_free(scale);
+                floats_free(shift);
                 /* C += A B^T with B (n x k): b read as n rows of k. */
                 float *bt = floats_alloc(gemm_small_nt_floats(n, k) + 1);
                 const size_t ldbn = (size_t)k + 1;

@@ -124,12 +124,15 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
                 im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
                 x = col;
             }
-            gemm_small(cout_g, ohw, kg, (struct gemm_operand){weight + (size_t)g * cout_g * ldw,
-                                                              (size_t)ldw, 1},
-                       x, (size_t)ohw, y, (size_t)ohw, 0);
+            /* The epilogue while the block is in registers. */
+            struct conv2d_epilogue ep_g;
+            if (ep)
+                ep_g = (struct conv2d_epilogue){ep->scale + (size_t)g * cout_g,
+                                                ep->shift + (size_t)g * cout_g, ep->relu};
+            gemm_small_ep(cout_g, ohw, kg,
+                          (struct gemm_operand){weight + (size_t)g * cout_g * ldw, (size_t)ldw, 1},
+                          x, (size_t)ohw, y, (size_t)ohw, ep ? &ep_g : NULL);
         }
-        if (ep)  /* while the image's output is in cache */
-            conv2d_apply_epilogue(out + (size_t)img * s->cout * ohw, s->cout, ohw, ep);
     }
 }
 

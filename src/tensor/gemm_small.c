@@ -10,6 +10,7 @@
  * are not stored.
  */
 #include "gemm_small.h"
+#include "activation.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -30,7 +31,7 @@ enum { WIDE_ROWS = 6, NARROW_ROWS = 12, MAX_ROWS = 12 };
 static inline __attribute__((always_inline, target("avx512f"))) void
 block(const int rows, const int nv, int mr, int k, const float *a, size_t a_row, size_t a_col,
       const float *b, size_t ldb, float *c, size_t ldc, __mmask16 m0, __mmask16 m1,
-      int accumulate)
+      int accumulate, const struct conv2d_epilogue *ep)
 {
     __m512 acc[MAX_ROWS][2];
     const float *ar[MAX_ROWS];
@@ -58,29 +59,37 @@ block(const int rows, const int nv, int mr, int k, const float *a, size_t a_row,
         if (i >= mr)
             break;
         float *ci = c + (size_t)i * ldc;
-        if (accumulate)
-            acc[i][0] = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, ci), acc[i][0]);
-        _mm512_mask_storeu_ps(ci, m0, acc[i][0]);
-        if (nv > 1) {
+        for (int v = 0; v < nv; v++) {
+            const __mmask16 mv = v ? m1 : m0;
             if (accumulate)
-                acc[i][1] = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, ci + 16), acc[i][1]);
-            _mm512_mask_storeu_ps(ci + 16, m1, acc[i][1]);
+                acc[i][v] = _mm512_add_ps(_mm512_maskz_loadu_ps(mv, ci + 16 * v), acc[i][v]);
+            if (ep) {
+                /* x * scale + shift rounded once, as affine_plane's FMA
+                 * clone; max(v, +0) maps -0 and NaN to +0, as its v > 0 ? v : 0. */
+                acc[i][v] = _mm512_fmadd_ps(acc[i][v], _mm512_set1_ps(ep->scale[i]),
+                                            _mm512_set1_ps(ep->shift[i]));
+                if (ep->relu)
+                    acc[i][v] = _mm512_max_ps(acc[i][v], _mm512_setzero_ps());
+            }
+            _mm512_mask_storeu_ps(ci + 16 * v, mv, acc[i][v]);
         }
     }
 }
 
 __attribute__((target("avx512f"))) static void
 block_wide(int mr, int k, const float *a, size_t a_row, size_t a_col, const float *b, size_t ldb,
-           float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate)
+           float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate,
+           const struct conv2d_epilogue *ep)
 {
-    block(WIDE_ROWS, 2, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate);
+    block(WIDE_ROWS, 2, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate, ep);
 }
 
 __attribute__((target("avx512f"))) static void
 block_narrow(int mr, int k, const float *a, size_t a_row, size_t a_col, const float *b,
-             size_t ldb, float *c, size_t ldc, __mmask16 m0, int accumulate)
+             size_t ldb, float *c, size_t ldc, __mmask16 m0, int accumulate,
+             const struct conv2d_epilogue *ep)
 {
-    block(NARROW_ROWS, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, 0, accumulate);
+    block(NARROW_ROWS, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, 0, accumulate, ep);
 }
 
 /* The first `count` of 16 lanes. */
@@ -89,23 +98,35 @@ static __mmask16 lanes(int count)
     return count >= 16 ? (__mmask16)0xffff : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
 }
 
+/* Row block i's epilogue: ep's rows from i on, or NULL. */
+static const struct conv2d_epilogue *rows_from(const struct conv2d_epilogue *ep, int i,
+                                               struct conv2d_epilogue *buf)
+{
+    if (ep == NULL)
+        return NULL;
+    *buf = (struct conv2d_epilogue){ep->scale + i, ep->shift + i, ep->relu};
+    return buf;
+}
+
 __attribute__((target("avx512f"))) static void
 gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb, float *c,
-            size_t ldc, int accumulate)
+            size_t ldc, int accumulate, const struct conv2d_epilogue *ep)
 {
+    struct conv2d_epilogue rows;
     for (int j = 0; j < n; j += 32) {
         const __mmask16 m0 = lanes(n - j), m1 = lanes(n - j - 16);
         if (n - j <= 16) {
             for (int i = 0; i < m; i += NARROW_ROWS)
                 block_narrow(m - i < NARROW_ROWS ? m - i : NARROW_ROWS, k,
                              a.data + (size_t)i * a.row, a.row, a.col, b + j, ldb,
-                             c + (size_t)i * ldc + j, ldc, m0, accumulate);
+                             c + (size_t)i * ldc + j, ldc, m0, accumulate,
+                             rows_from(ep, i, &rows));
             continue;
         }
         for (int i = 0; i < m; i += WIDE_ROWS)
             block_wide(m - i < WIDE_ROWS ? m - i : WIDE_ROWS, k, a.data + (size_t)i * a.row,
                        a.row, a.col, b + j, ldb, c + (size_t)i * ldc + j, ldc, m0, m1,
-                       accumulate);
+                       accumulate, rows_from(ep, i, &rows));
     }
 }
 #endif
@@ -155,15 +176,15 @@ void gemm_small_nt_add(int m, int n, int k, const float *a, size_t lda, const fl
     gemm_small(m, n, k, (struct gemm_operand){a, lda, 1}, bt, (size_t)n, c, ldc, 1);
 }
 
-void gemm_small(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb, float *c,
-                size_t ldc, int accumulate)
+static void gemm_any(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb,
+                     float *c, size_t ldc, int accumulate, const struct conv2d_epilogue *ep)
 {
     assert(a.row == 1 || a.col == 1);
     if (m <= 0 || n <= 0)
         return;
 #ifdef GEMM_AVX512
     if (gemm_small_direct()) {
-        gemm_avx512(m, n, k, a, b, ldb, c, ldc, accumulate);
+        gemm_avx512(m, n, k, a, b, ldb, c, ldc, accumulate, ep);
         return;
     }
 #endif
@@ -173,4 +194,20 @@ void gemm_small(int m, int n, int k, struct gemm_operand a, const float *b, size
     cblas_sgemm(CblasRowMajor, transposed ? CblasTrans : CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
                 a.data, (int)(transposed ? a.col : a.row), b, (int)ldb, accumulate ? 1.0f : 0.0f,
                 c, (int)ldc);
+    if (ep)
+        for (int i = 0; i < m; i++)
+            affine_plane(c + (size_t)i * ldc, c + (size_t)i * ldc, n, ep->scale[i], ep->shift[i],
+                         ep->relu);
+}
+
+void gemm_small(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb, float *c,
+                size_t ldc, int accumulate)
+{
+    gemm_any(m, n, k, a, b, ldb, c, ldc, accumulate, NULL);
+}
+
+void gemm_small_ep(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb,
+                   float *c, size_t ldc, const struct conv2d_epilogue *ep)
+{
+    gemm_any(m, n, k, a, b, ldb, c, ldc, 0, ep);
 }

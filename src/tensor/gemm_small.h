@@ -13,6 +13,8 @@
 
 #include <stddef.h>
 
+#include "conv2d.h"
+
 /* One operand's layout: element (i, p) at data[i * row + p * col]. */
 struct gemm_operand {
     const float *data;
@@ -25,6 +27,12 @@ struct gemm_operand {
  * do not depend on where an element falls in the matrix. */
 void gemm_small(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb, float *c,
                 size_t ldc, int accumulate);
+
+/* gemm_small without accumulation, then row i of C times ep->scale[i] plus
+ * ep->shift[i], and the ReLU if ep->relu, as affine_plane computes it (the
+ * same bits), while the block is in registers. */
+void gemm_small_ep(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb,
+                   float *c, size_t ldc, const struct conv2d_epilogue *ep);
 
 /* C (m x n) += A (m x k, rows lda apart) x B^T, B (n x k, rows ldb apart):
  * the weight gradient's form. The direct kernel wants B^T's rows whole: it
