@@ -18,7 +18,7 @@ void concat_backward(float *da, float *db, const float *dout, int ca, int cb,
                      int n, int hw, int accumulate_a, int accumulate_b);
 
 /* a (N, ca, HW) = inp[:, :ca], b (N, cb, HW) = inp[:, ca:ca+cb];
- * inp: (N, ca+cb, HW). */
+ * inp: (N, ca+cb, HW). Either output may be NULL (not written). */
 void split_forward(float *a, float *b, const float *inp, int ca, int cb,
                    int n, int hw);
 
@@ -36,6 +36,19 @@ void shuffle_forward(float *out, const float *inp, int n, int c, int hw,
 /* dinp += the inverse shuffle of dout (= unless accumulate). */
 void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw,
                       int groups, int accumulate);
+
+/* shuffle_forward of concat_forward in one move, without the concatenated
+ * tensor: out (N, ca+cb, HW) = shuffle([a[:, :ca], b], groups), where a
+ * has a_c >= ca channels per image (the pass-through half of a split can
+ * be read in its input) and b is (N, cb, HW). */
+void concat_shuffle_forward(float *out, const float *a, int a_c, int ca, const float *b, int cb,
+                            int n, int hw, int groups);
+
+/* Its gradient: da[:, :ca] and db (N, cb, HW) get their channels of the
+ * inverse shuffle of dout, each added (accumulate) or written; da has a_c
+ * channels per image, of which only the first ca are touched. */
+void concat_shuffle_backward(float *da, int a_c, float *db, const float *dout, int ca, int cb,
+                             int n, int hw, int groups, int accumulate_a, int accumulate_b);
 
 /* out = a + b, elementwise; out may alias a or b. */
 void add_forward(float *out, const float *a, const float *b, size_t count);

@@ -1,6 +1,7 @@
 /*
  * test_channel.c - concatenation, split, channel shuffle and add against
- * PyTorch fixtures and finite differences at two shapes each.
+ * PyTorch fixtures and finite differences at two shapes each; the fused
+ * concat-and-shuffle against the two ops it replaces.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -166,6 +167,56 @@ static void test_gradients(void **state)
     check_gradients(OP_ADD, 4, 5, 5, 9, 0);
 }
 
+static void fill(float *x, size_t count, float base)
+{
+    for (size_t i = 0; i < count; i++)
+        x[i] = base + 0.25f * (float)i;
+}
+
+/* concat_shuffle_* against concat then shuffle, forward and backward,
+ * with a read in a wider tensor (a split's input), unequal halves and both
+ * accumulation modes: the same values, bit for bit. */
+static void test_concat_shuffle(void **state)
+{
+    (void)state;
+    const int n = 3, hw = 5, shapes[3][3] = {{4, 4, 4}, {4, 4, 8}, {2, 6, 2}};  /* ca, cb, a_c */
+    for (int k = 0; k < 3; k++) {
+        const int ca = shapes[k][0], cb = shapes[k][1], a_c = shapes[k][2], c = ca + cb;
+        const size_t nw = (size_t)n * a_c * hw, nb = (size_t)n * cb * hw, nc = (size_t)n * c * hw;
+        float *wide = floats_alloc(nw), *a = floats_alloc((size_t)n * ca * hw);
+        float *b = floats_alloc(nb), *cat = floats_alloc(nc), *want = floats_alloc(nc);
+        float *got = floats_alloc(nc);
+        fill(wide, nw, 1.0f);
+        fill(b, nb, -7.0f);
+        split_forward(a, NULL, wide, ca, a_c - ca, n, hw);
+        concat_forward(cat, a, ca, b, cb, n, hw);
+        shuffle_forward(want, cat, n, c, hw, 2);
+        concat_shuffle_forward(got, wide, a_c, ca, b, cb, n, hw, 2);
+        assert_memory_equal(got, want, nc * sizeof(float));
+        for (int acc = 0; acc < 2; acc++) {
+            /* dout = want; gradients start from wide and b's values. */
+            float *dwide = floats_alloc(nw), *dwide_ref = floats_alloc(nw);
+            float *db = floats_alloc(nb), *db_ref = floats_alloc(nb), *da = floats_alloc(nw);
+            fill(dwide, nw, 3.0f);
+            fill(dwide_ref, nw, 3.0f);
+            fill(db, nb, 5.0f);
+            fill(db_ref, nb, 5.0f);
+            concat_shuffle_backward(dwide, a_c, db, want, ca, cb, n, hw, 2, acc, !acc);
+            shuffle_backward(cat, want, n, c, hw, 2, 0);
+            fill(da, (size_t)n * ca * hw, 0.0f);
+            concat_backward(da, db_ref, cat, ca, cb, n, hw, 0, !acc);
+            /* da lands in the first ca channels of each image of dwide */
+            split_backward(dwide_ref, da, NULL, ca, a_c - ca, n, hw, acc);
+            assert_memory_equal(dwide, dwide_ref, nw * sizeof(float));
+            assert_memory_equal(db, db_ref, nb * sizeof(float));
+            floats_free(dwide); floats_free(dwide_ref); floats_free(db); floats_free(db_ref);
+            floats_free(da);
+        }
+        floats_free(wide); floats_free(a); floats_free(b); floats_free(cat); floats_free(want);
+        floats_free(got);
+    }
+}
+
 int main(void)
 {
     parallel_init(0);
@@ -175,6 +226,7 @@ int main(void)
         cmocka_unit_test(test_fixture_shuffle),
         cmocka_unit_test(test_fixture_add),
         cmocka_unit_test(test_gradients),
+        cmocka_unit_test(test_concat_shuffle),
     };
     return cmocka_run_group_tests_name("channel", tests, NULL, NULL);
 }

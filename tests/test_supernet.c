@@ -185,6 +185,46 @@ static void stale_step(struct supernet *sn, const struct space_def *def, int n)
     net_case_free(&c);
 }
 
+/* The gradients of a training step (max and reduced subnets of the
+ * shuffle space, whose blocks split, concatenate and shuffle), with the
+ * channel moves fused (forward.c) and node by node: the same bits. */
+static void test_channel_fusion_gradients(void **state)
+{
+    (void)state;
+    struct space_def def;
+    struct supernet *sn = build(test_shuffle_space, 1, &def);
+    size_t floats = 0;
+    for (int p = 0; p < supernet_nparams(sn); p++) {
+        const struct param_info *info = supernet_param(sn, p);
+        size_t end = info->offset + (size_t)info->rows * info->cols;
+        floats = end > floats ? end : floats;
+    }
+    float *fused = malloc(floats * sizeof(float));
+    struct arch a;
+    supernet_arch_max(sn, &a);
+    for (int reduced = 0; reduced < 2; reduced++) {
+        if (reduced) {
+            a.op[2] = 1;
+            a.width[2] = (struct unit_width){.channels = 6};
+        }
+        set_arch(sn, &a);
+        for (int on = 1; on >= 0; on--) {
+            supernet_set_fusion(sn, on);
+            struct net_case c = net_case_run(sn, &def, 3, 11);
+            if (on)
+                memcpy(fused, supernet_grads(sn), floats * sizeof(float));
+            else
+                assert_memory_equal(fused, supernet_grads(sn), floats * sizeof(float));
+            struct sgd_config zero = {.lr = 0.0f};
+            supernet_sgd_step(sn, &zero, 0);  /* clears the gradients */
+            net_case_free(&c);
+        }
+    }
+    supernet_set_fusion(sn, 1);
+    free(fused);
+    supernet_free(sn);
+}
+
 /* Backward writes most gradients (=) instead of adding to zeroed ones
  * (forward.c): after another subnet's backward has left its values in the
  * gradient arena, the gradients of a reduced subnet are still right. */
@@ -498,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_gradients_shuffle_reduced),
         cmocka_unit_test(test_gradients_mb),
         cmocka_unit_test(test_gradients_after_another_path),
+        cmocka_unit_test(test_channel_fusion_gradients),
         cmocka_unit_test(test_inactive_untouched),
         cmocka_unit_test(test_estimate_by_hand),
         cmocka_unit_test(test_eval_chunks),

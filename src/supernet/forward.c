@@ -125,6 +125,54 @@ static float *bn_var(const struct supernet *sn, const struct node *nd)
     return sn->stats + nd->stat + sn->params[nd->param].cols;
 }
 
+/* Channel moves fused at run time: a CONCAT whose output only a SHUFFLE
+ * reads runs, forward and backward, as one concat_shuffle (channel.h) into
+ * the shuffle's slot; and when the concat's first input is the first
+ * output of a SPLIT that nothing else reads (a shuffle block's pass-through
+ * half), the concat reads those channels in the split's input, and the
+ * split moves only its second output. The skipped slots are never written:
+ * of a stride-1 block's three full copies (split, concat, shuffle) one and
+ * a half remain. supernet_set_fusion(sn, 0) turns this off with the rest. */
+
+static int readers(const struct op_graph *g, int s)
+{
+    int count = 0;
+    for (int i = 0; i < g->nnodes; i++)
+        count += (g->nodes[i].src == s) + (g->nodes[i].src2 == s);
+    return count;
+}
+
+/* Whether node i is a CONCAT run together with the SHUFFLE at i + 1. */
+static int concat_shuffle_fused(const struct supernet *sn, const struct op_graph *g, int i)
+{
+    if (sn->no_fusion || g->nodes[i].kind != NODE_CONCAT || i + 1 >= g->nnodes)
+        return 0;
+    const struct node *cat = &g->nodes[i], *shf = &g->nodes[i + 1];
+    return shf->kind == NODE_SHUFFLE && shf->src == cat->dst && readers(g, cat->dst) == 1 &&
+           g->out != cat->dst;
+}
+
+/* The SPLIT whose first output the fused concat i reads in place, or -1. */
+static int split_read_through(const struct op_graph *g, int i)
+{
+    const struct node *cat = &g->nodes[i];
+    for (int j = 0; j < i; j++) {
+        const struct node *sp = &g->nodes[j];
+        if (sp->kind == NODE_SPLIT && sp->dst == cat->src)
+            return readers(g, sp->dst) == 1 && g->out != sp->dst ? j : -1;
+    }
+    return -1;
+}
+
+/* Whether SPLIT node j's first output is read through, never written. */
+static int split_first_skipped(const struct supernet *sn, const struct op_graph *g, int j)
+{
+    for (int i = j + 1; i < g->nnodes; i++)
+        if (concat_shuffle_fused(sn, g, i) && split_read_through(g, i) == j)
+            return 1;
+    return 0;
+}
+
 static void bn_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
                        enum forward_mode mode)
 {
@@ -155,9 +203,10 @@ static void bn_forward(struct supernet *sn, const struct cell_run *r, const stru
     }
 }
 
-static void node_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
+static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
                          enum forward_mode mode)
 {
+    const struct node *nd = &r->g->nodes[i];
     int n = r->n;
     int hw = (int)slot_hw(r, nd->src);
     int ca = width_eval(nd->a, r->in, r->out, r->mid);
@@ -173,7 +222,8 @@ static void node_forward(struct supernet *sn, const struct cell_run *r, const st
         bn_forward(sn, r, nd, mode);
         break;
     case NODE_SPLIT:
-        split_forward(slot_mut(r, nd->dst), slot_mut(r, nd->dst2), slot(r, nd->src), ca,
+        split_forward(split_first_skipped(sn, r->g, i) ? NULL : slot_mut(r, nd->dst),
+                      slot_mut(r, nd->dst2), slot(r, nd->src), ca,
                       width_eval(nd->b, r->in, r->out, r->mid), n, hw);
         break;
     case NODE_CONCAT:
@@ -295,6 +345,28 @@ static int slot_overwritten(const struct cell_run *r, int s)
     return i >= 0 && overwrites(r, i, s);
 }
 
+/* The fused concat and shuffle at nodes i, i + 1 (concat_shuffle_fused). */
+static void concat_shuffle_run(const struct cell_run *r, int i, int backward)
+{
+    const struct op_graph *g = r->g;
+    const struct node *cat = &g->nodes[i], *shf = &g->nodes[i + 1];
+    const int sp = split_read_through(g, i);
+    const int a = sp >= 0 ? g->nodes[sp].src : cat->src;   /* where the first part is read */
+    const int ca = slot_channels(r, cat->src), cb = slot_channels(r, cat->src2);
+    const int a_c = slot_channels(r, a), hw = (int)slot_hw(r, cat->src);
+    if (!backward) {
+        concat_shuffle_forward(slot_mut(r, shf->dst), slot(r, a), a_c, ca, slot(r, cat->src2), cb,
+                               r->n, hw, 2);
+        return;
+    }
+    /* The first part's gradient goes where it would have ended: the
+     * split's input gradient, written if the split would have written it
+     * (it is that slot's first writer, and backward reaches us first). */
+    const int accumulate_a = sp >= 0 ? !overwrites(r, sp, a) : !overwrites(r, i, cat->src);
+    concat_shuffle_backward(dslot(r, a), a_c, dslot(r, cat->src2), dslot(r, shf->dst), ca, cb,
+                            r->n, hw, 2, accumulate_a, !overwrites(r, i, cat->src2));
+}
+
 static void bn_backward(struct supernet *sn, const struct cell_run *r, int i)
 {
     const struct node *nd = &r->g->nodes[i];
@@ -330,7 +402,10 @@ static void node_backward(struct supernet *sn, const struct cell_run *r, int i)
         bn_backward(sn, r, i);
         break;
     case NODE_SPLIT:
-        split_backward(dslot(r, nd->src), dslot(r, nd->dst), dslot(r, nd->dst2), ca,
+        /* (A first output read through has its gradient in place.) */
+        split_backward(dslot(r, nd->src),
+                       split_first_skipped(sn, r->g, i) ? NULL : dslot(r, nd->dst),
+                       dslot(r, nd->dst2), ca,
                        width_eval(nd->b, r->in, r->out, r->mid), n, hw,
                        !overwrites(r, i, nd->src));
         break;
@@ -512,7 +587,12 @@ static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forwa
             i++;
             continue;
         }
-        node_forward(sn, r, &r->g->nodes[i], mode);
+        if (concat_shuffle_fused(sn, r->g, i)) {
+            concat_shuffle_run(r, i, 0);
+            i++;
+            continue;
+        }
+        node_forward(sn, r, i, mode);
     }
     return slot(r, r->g->out);
 }
@@ -637,8 +717,14 @@ void supernet_backward(struct supernet *sn, const float *dlogits)
         /* (An identity's input gradient is its output's: already there.) */
         if (owner[c] >= 0 && r->g->out != 0 && !slot_overwritten(r, 0))
             floats_zero(r->dinput, slot_floats(&runs[owner[c]], runs[owner[c]].g->out));
-        for (int i = r->g->nnodes - 1; i >= 0; i--)
+        for (int i = r->g->nnodes - 1; i >= 0; i--) {
+            if (i > 0 && concat_shuffle_fused(sn, r->g, i - 1)) {
+                concat_shuffle_run(r, i - 1, 1);
+                i--;
+                continue;
+            }
             node_backward(sn, r, i);
+        }
     }
 }
 

@@ -48,8 +48,10 @@ void concat_backward(float *da, float *db, const float *dout, int ca, int cb,
 void split_forward(float *a, float *b, const float *inp, int ca, int cb,
                    int n, int hw)
 {
-    copy_channels(a, ca, 0, inp, ca + cb, 0, ca, n, hw, 0);
-    copy_channels(b, cb, 0, inp, ca + cb, ca, cb, n, hw, 0);
+    if (a)
+        copy_channels(a, ca, 0, inp, ca + cb, 0, ca, n, hw, 0);
+    if (b)
+        copy_channels(b, cb, 0, inp, ca + cb, ca, cb, n, hw, 0);
 }
 
 void split_backward(float *dinp, const float *da, const float *db, int ca,
@@ -97,6 +99,56 @@ void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw, int 
                       int accumulate)
 {
     shuffle_move(dinp, dout, n, c, hw, groups, 1, accumulate);
+}
+
+/* Where shuffled channel o of [a[:, :ca], b] comes from: channel *ch of
+ * a (returns 0) or of b (returns 1). */
+static int shuffled_source(int o, int ca, int c, int groups, int *ch)
+{
+    const int per = c / groups, q = (o % groups) * per + o / groups;
+    *ch = q < ca ? q : q - ca;
+    return q >= ca;
+}
+
+/* Between the shuffled concatenation `whole` (N, ca+cb, HW) and its parts
+ * a (a_c channels per image, the first ca used) and b (N, cb, HW): whole =
+ * shuffle([a, b]), or the inverse, each part added to (accumulate_*) or
+ * written; the parts are written only by the inverse. */
+static void concat_shuffle_move(float *whole, float *a, int a_c, int ca, float *b, int cb, int n,
+                                int hw, int groups, int inverse, int accumulate_a,
+                                int accumulate_b)
+{
+    const int c = ca + cb;
+    assert(groups > 0 && c % groups == 0 && a_c >= ca);
+#pragma omp parallel for schedule(static) if ((size_t)n * c * hw >= PARALLEL_MIN)
+    for (int img = 0; img < n; img++)
+        for (int o = 0; o < c; o++) {
+            int ch;
+            const int in_b = shuffled_source(o, ca, c, groups, &ch);
+            float *part = in_b ? b + ((size_t)img * cb + ch) * hw
+                               : a + ((size_t)img * a_c + ch) * hw;
+            float *plane = whole + ((size_t)img * c + o) * hw;
+            if (!inverse)
+                memcpy(plane, part, sizeof(float) * (size_t)hw);
+            else if (in_b ? accumulate_b : accumulate_a)
+                for (int i = 0; i < hw; i++)
+                    part[i] += plane[i];
+            else
+                memcpy(part, plane, sizeof(float) * (size_t)hw);
+        }
+}
+
+void concat_shuffle_forward(float *out, const float *a, int a_c, int ca, const float *b, int cb,
+                            int n, int hw, int groups)
+{
+    concat_shuffle_move(out, (float *)a, a_c, ca, (float *)b, cb, n, hw, groups, 0, 0, 0);
+}
+
+void concat_shuffle_backward(float *da, int a_c, float *db, const float *dout, int ca, int cb,
+                             int n, int hw, int groups, int accumulate_a, int accumulate_b)
+{
+    concat_shuffle_move((float *)dout, da, a_c, ca, db, cb, n, hw, groups, 1, accumulate_a,
+                        accumulate_b);
 }
 
 void add_forward(float *out, const float *a, const float *b, size_t count)
