@@ -101,12 +101,20 @@ size_t conv2d_depthwise_scratch_floats(const struct conv2d_shape *s)
     return 2 * g.phases + wide_floats(&g) + (size_t)g.k * g.k * DW_BLOCK;
 }
 
+/* How phases_exchange moves pixels. */
+enum exchange {
+    GATHER,       /* ph = x; the padding is not written, so the caller
+                     zeroes ph once per geometry */
+    SCATTER_ADD,  /* x += ph, the padding dropped */
+    SCATTER_SET   /* x = ph: the phases partition the padded plane, so
+                     every pixel of x is written once, no zeroing first */
+};
+
 /* The pixels of a plane x (h, w) against their places in the phase
- * planes ph: copied in (ph = x; the padding is not written, so the caller
- * zeroes ph once per geometry), or, when scatter, added back out
- * (x += ph, the padding dropped); x is written only when scatter. */
-static void phases_exchange(float *ph, float *x, const struct dw_geom *g, int scatter)
+ * planes ph; x is written only by the scatters. */
+static void phases_exchange(float *ph, float *x, const struct dw_geom *g, enum exchange how)
 {
+    const int scatter = how != GATHER, add = how == SCATTER_ADD;
     for (int py = 0; py < g->s; py++) {
         const int alo = g->alo[py], ahi = g->ahi[py];
         for (int px = 0; px < g->s; px++) {
@@ -116,15 +124,21 @@ static void phases_exchange(float *ph, float *x, const struct dw_geom *g, int sc
                 float *xr = x + (size_t)(a * s + py - g->pad) * g->w + px - g->pad;
                 float *pr = p + (size_t)a * g->wq;
                 /* Rows are short: plain loops, unit stride vectorised. */
-                if (s == 1 && scatter)
+                if (s == 1 && add)
                     for (int b = blo; b < bhi; b++)
                         xr[b] += pr[b];
+                else if (s == 1 && scatter)
+                    for (int b = blo; b < bhi; b++)
+                        xr[b] = pr[b];
                 else if (s == 1)
                     for (int b = blo; b < bhi; b++)
                         pr[b] = xr[b];
-                else if (scatter)
+                else if (add)
                     for (int b = blo; b < bhi; b++)
                         xr[b * s] += pr[b];
+                else if (scatter)
+                    for (int b = blo; b < bhi; b++)
+                        xr[b * s] = pr[b];
                 else
                     for (int b = blo; b < bhi; b++)
                         pr[b] = xr[b * s];
@@ -226,7 +240,7 @@ void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
         memset(ph, 0, g.phases * sizeof(float));  /* the padding, for good */
 #pragma omp for schedule(static)
         for (size_t p = 0; p < planes; p++) {
-            phases_exchange(ph, (float *)(inp + p * g.h * g.w), &g, 0);
+            phases_exchange(ph, (float *)(inp + p * g.h * g.w), &g, GATHER);
             taps_forward(wide, ph, weight + (p % (size_t)s->cin) * ldw, &g);
             float *y = out + p * g.oh * g.ow;
             rows_copy(y, (size_t)g.ow, wide, (size_t)g.wq, g.oh, g.ow);
@@ -266,14 +280,13 @@ void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
             memset(part, 0, (size_t)taps * DW_BLOCK * sizeof(float));
             for (int img = 0; img < s->n; img++) {
                 size_t p = (size_t)img * c + ch;
-                phases_exchange(ph, (float *)(inp + p * in_plane), &g, 0);
+                phases_exchange(ph, (float *)(inp + p * in_plane), &g, GATHER);
                 rows_copy(dwide, (size_t)g.wq, dout + p * out_plane, (size_t)g.ow, g.oh, g.ow);
                 taps_weight_grad(part, dwide, ph, &g);
                 if (dinp) {
                     taps_input_grad(dph, dwide, wk, &g);
-                    if (s->overwrite)
-                        memset(dinp + p * in_plane, 0, sizeof(float) * in_plane);
-                    phases_exchange(dph, dinp + p * in_plane, &g, 1);
+                    phases_exchange(dph, dinp + p * in_plane, &g,
+                                    s->overwrite ? SCATTER_SET : SCATTER_ADD);
                 }
             }
             float *dwk = dweight + (size_t)ch * ldw;
