@@ -15,6 +15,14 @@ float *floats_alloc(size_t n);
  * clearing activation gradients would hold the others up). */
 void floats_zero(float *p, size_t n);
 
+/* n rounded up to whole cache lines (16 floats): per-thread parts of one
+ * buffer so sized never share a line, which two threads writing near
+ * their ends would otherwise pass back and forth. */
+static inline size_t floats_whole_lines(size_t n)
+{
+    return (n + 15) / 16 * 16;
+}
+
 /* Releases a buffer from floats_alloc; NULL is accepted. */
 void floats_free(float *p);
 

@@ -525,7 +525,7 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
          * at start (parallel.h). */
         sn->threads = parallel_threads();
         sn->scratch_per_thread = scratch_floats(sn);
-        sn->fold_width = fold_floats(sn) / 2;
+        sn->fold_width = floats_whole_lines(fold_floats(sn) / 2);
         sn->scratch = floats_alloc((size_t)sn->threads
                                    * (sn->scratch_per_thread + 2 * sn->fold_width));
         sn->fold = sn->scratch + (size_t)sn->threads * sn->scratch_per_thread;  /* thread 0's */

@@ -10,6 +10,7 @@
  */
 #include "conv2d.h"
 #include "activation.h"
+#include "alloc.h"
 #include "conv2d_depthwise.h"
 #include "gemm_small.h"
 #include "im2col.h"
@@ -74,7 +75,7 @@ static struct dense_scratch_layout dense_layout(const struct conv2d_shape *s)
     l.col = needs_im2col(s) ? (size_t)kg * ohw : 0;
     l.dweight = (size_t)s->cout * kg;
     l.bt = gemm_small_nt_floats(kg, ohw);
-    l.per_thread = 2 * l.col + l.dweight + l.bt;
+    l.per_thread = floats_whole_lines(2 * l.col + l.dweight + l.bt);
     return l;
 }
 

@@ -26,6 +26,7 @@
  * lane order at the end: the bits do not depend on the thread count.
  */
 #include "conv2d_depthwise.h"
+#include "alloc.h"
 #include "im2col.h"
 #include "simd.h"
 
@@ -98,7 +99,7 @@ static size_t wide_floats(const struct dw_geom *g)
 size_t conv2d_depthwise_scratch_floats(const struct conv2d_shape *s)
 {
     struct dw_geom g = dw_geom(s);
-    return 2 * g.phases + wide_floats(&g) + (size_t)g.k * g.k * DW_BLOCK;
+    return floats_whole_lines(2 * g.phases + wide_floats(&g) + (size_t)g.k * g.k * DW_BLOCK);
 }
 
 /* How phases_exchange moves pixels. */
