@@ -141,21 +141,51 @@ int gemm_small_direct(void)
 #endif
 }
 
-/* t (k x n) = B^T, B (n x k, rows ldb apart), in tiles that stay in L1
- * on both sides. */
-static void transpose(float *restrict t, const float *restrict b, int n, int k, size_t ldb)
+/* t (k x n) = B^T, B (n x k, rows ldb apart), for rows [j0, j1) and
+ * columns [p0, p1) of B. */
+static void transpose_part(float *restrict t, const float *restrict b, int n, size_t ldb, int j0,
+                           int j1, int p0, int p1)
 {
-    enum { TILE = 16 };
-    for (int j0 = 0; j0 < n; j0 += TILE) {
-        const int j1 = j0 + TILE < n ? j0 + TILE : n;
-        for (int p0 = 0; p0 < k; p0 += TILE) {
-            const int p1 = p0 + TILE < k ? p0 + TILE : k;
-            for (int p = p0; p < p1; p++)
-                for (int j = j0; j < j1; j++)
-                    t[(size_t)p * n + j] = b[(size_t)j * ldb + p];
-        }
-    }
+    for (int p = p0; p < p1; p++)
+        for (int j = j0; j < j1; j++)
+            t[(size_t)p * n + j] = b[(size_t)j * ldb + p];
 }
+
+#ifdef GEMM_AVX512
+/* The same in 8 x 8 tiles transposed in registers (unpack, shuffle, then
+ * swap of 128-bit halves); the edges that do not fill a tile one by one. */
+__attribute__((target("avx512f"))) static void transpose(float *restrict t,
+                                                        const float *restrict b, int n, int k,
+                                                        size_t ldb)
+{
+    const int n8 = n / 8 * 8, k8 = k / 8 * 8;
+    for (int j = 0; j < n8; j += 8) {
+        for (int p = 0; p < k8; p += 8) {
+            __m256 r[8], u[8], v[8];
+            for (int i = 0; i < 8; i++)
+                r[i] = _mm256_loadu_ps(b + (size_t)(j + i) * ldb + p);
+            for (int i = 0; i < 8; i += 2) {
+                u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+                u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+            }
+            for (int h = 0; h < 8; h += 4) {
+                v[h] = _mm256_shuffle_ps(u[h], u[h + 2], 0x44);
+                v[h + 1] = _mm256_shuffle_ps(u[h], u[h + 2], 0xEE);
+                v[h + 2] = _mm256_shuffle_ps(u[h + 1], u[h + 3], 0x44);
+                v[h + 3] = _mm256_shuffle_ps(u[h + 1], u[h + 3], 0xEE);
+            }
+            for (int i = 0; i < 4; i++) {
+                _mm256_storeu_ps(t + (size_t)(p + i) * n + j,
+                                 _mm256_permute2f128_ps(v[i], v[i + 4], 0x20));
+                _mm256_storeu_ps(t + (size_t)(p + i + 4) * n + j,
+                                 _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
+            }
+        }
+        transpose_part(t, b, n, ldb, j, j + 8, k8, k);
+    }
+    transpose_part(t, b, n, ldb, n8, n, 0, k);
+}
+#endif
 
 size_t gemm_small_nt_floats(int n, int k)
 {
@@ -167,13 +197,17 @@ void gemm_small_nt_add(int m, int n, int k, const float *a, size_t lda, const fl
 {
     if (m <= 0 || n <= 0)
         return;
-    if (!gemm_small_direct()) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, (int)lda, b,
-                    (int)ldb, 1.0f, c, (int)ldc);
+#ifdef GEMM_AVX512
+    if (gemm_small_direct()) {
+        transpose(bt, b, n, k, ldb);
+        gemm_avx512(m, n, k, (struct gemm_operand){a, lda, 1}, bt, (size_t)n, c, ldc, 1, NULL);
         return;
     }
-    transpose(bt, b, n, k, ldb);
-    gemm_small(m, n, k, (struct gemm_operand){a, lda, 1}, bt, (size_t)n, c, ldc, 1);
+#endif
+    (void)bt;
+    (void)transpose_part;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, (int)lda, b, (int)ldb,
+                1.0f, c, (int)ldc);
 }
 
 static void gemm_any(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb,
