@@ -2,7 +2,8 @@
  * test_conv2d.c - conv2d against PyTorch fixtures, against central finite
  * differences (full and reduced width, dense, 1x1, grouped and depthwise),
  * and for determinism across runs at the same thread count; the small
- * products underneath against a plain double-precision product.
+ * products underneath against a plain double-precision product; the two
+ * depthwise forward kernels against each other, bit for bit.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "../src/tensor/conv2d_depthwise.h"
 #include "../src/tensor/gemm_small.h"
 #include "activation.h"
 #include "alloc.h"
@@ -317,6 +319,47 @@ static void test_gemm_small_shapes(void **state)
             }
 }
 
+/* The channel-vector depthwise forward (run by conv2d_forward where the
+ * CPU has AVX-512) gives the plane kernel's bits: strides 1 and 2, every
+ * kernel size of the spaces, channel counts around 8 and 16, reduced
+ * widths, with and without the folded-BN epilogue and its ReLU. */
+static void test_depthwise_kernels_agree(void **state)
+{
+    (void)state;
+    const int ks[] = {3, 5, 7}, cs[] = {5, 8, 16, 20, 33}, sizes[][2] = {{7, 7}, {14, 14}, {9, 6}};
+    uint64_t seed = 11;
+    for (size_t ki = 0; ki < 3; ki++)
+        for (size_t ci = 0; ci < 5; ci++)
+            for (size_t si = 0; si < 3; si++)
+                for (int stride = 1; stride <= 2; stride++)
+                    for (int ep_kind = 0; ep_kind < 3; ep_kind++) {
+                        const int c = cs[ci], k = ks[ki];
+                        struct conv2d_shape s = {.n = 3, .cin = c, .cout = c, .wcin = 1,
+                                                 .h = sizes[si][0], .w = sizes[si][1], .k = k,
+                                                 .stride = stride, .pad = k / 2, .groups = c};
+                        const size_t in = in_count(&s), out = out_count(&s);
+                        float *x = floats_alloc(in), *w = floats_alloc((size_t)(c + 2) * k * k);
+                        float *scale = floats_alloc((size_t)c), *shift = floats_alloc((size_t)c);
+                        float *lanes = floats_alloc(out), *planes = floats_alloc(out);
+                        float *scratch = scratch_for(&s);
+                        for (size_t i = 0; i < in; i++)
+                            x[i] = uniform(&seed);
+                        for (size_t i = 0; i < (size_t)(c + 2) * k * k; i++)
+                            w[i] = uniform(&seed);
+                        for (int i = 0; i < c; i++) {
+                            scale[i] = uniform(&seed);
+                            shift[i] = uniform(&seed);
+                        }
+                        struct conv2d_epilogue ep = {scale, shift, ep_kind == 2};
+                        const struct conv2d_epilogue *e = ep_kind ? &ep : NULL;
+                        conv2d_forward_ep(lanes, x, w, &s, scratch, e);
+                        depthwise_planes_forward(planes, x, w, &s, scratch, e);
+                        assert_memory_equal(lanes, planes, out * sizeof(float));
+                        floats_free(x); floats_free(w); floats_free(scale); floats_free(shift);
+                        floats_free(lanes); floats_free(planes); floats_free(scratch);
+                    }
+}
+
 int main(void)
 {
     parallel_init(0);
@@ -334,6 +377,7 @@ int main(void)
         cmocka_unit_test(test_gradients_depthwise),
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_gemm_small_shapes),
+        cmocka_unit_test(test_depthwise_kernels_agree),
     };
     return cmocka_run_group_tests_name("conv2d", tests, NULL, NULL);
 }

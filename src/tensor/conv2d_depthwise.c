@@ -99,7 +99,9 @@ static size_t wide_floats(const struct dw_geom *g)
 size_t conv2d_depthwise_scratch_floats(const struct conv2d_shape *s)
 {
     struct dw_geom g = dw_geom(s);
-    return floats_whole_lines(2 * g.phases + wide_floats(&g) + (size_t)g.k * g.k * DW_BLOCK);
+    const size_t planes = 2 * g.phases + wide_floats(&g) + (size_t)g.k * g.k * DW_BLOCK;
+    const size_t lanes = depthwise_lanes_scratch_floats(s);
+    return floats_whole_lines(planes > lanes ? planes : lanes);
 }
 
 /* How phases_exchange moves pixels. */
@@ -227,6 +229,14 @@ static void taps_input_grad(float *restrict dph, const float *restrict dwide,
 }
 
 void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
+                              const struct conv2d_shape *s, float *scratch,
+                              const struct conv2d_epilogue *ep)
+{
+    if (!depthwise_lanes_forward(out, inp, weight, s, scratch, ep))
+        depthwise_planes_forward(out, inp, weight, s, scratch, ep);
+}
+
+void depthwise_planes_forward(float *out, const float *inp, const float *weight,
                               const struct conv2d_shape *s, float *scratch,
                               const struct conv2d_epilogue *ep)
 {

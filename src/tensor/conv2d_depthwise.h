@@ -16,6 +16,20 @@ void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
                               const struct conv2d_shape *s, float *scratch,
                               const struct conv2d_epilogue *ep);
 
+/* The forward with 16 channels per vector (depthwise_lanes.c): 1 when it
+ * ran, 0 when the CPU lacks AVX-512 (then the plane kernel runs). Its
+ * scratch per thread is depthwise_lanes_scratch_floats(s), counted in
+ * conv2d_depthwise_scratch_floats. */
+int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
+                            const struct conv2d_shape *s, float *scratch,
+                            const struct conv2d_epilogue *ep);
+size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s);
+
+/* The plane kernel's forward alone (tests compare the two). */
+void depthwise_planes_forward(float *out, const float *inp, const float *weight,
+                              const struct conv2d_shape *s, float *scratch,
+                              const struct conv2d_epilogue *ep);
+
 /* The epilogue on channels [0, c) of one image's output (c, ohw)
  * (conv2d.c). */
 void conv2d_apply_epilogue(float *y, int c, int ohw, const struct conv2d_epilogue *ep);

@@ -19,6 +19,8 @@
     !defined(MUTATORD_NO_CLONES)
 #define GEMM_AVX512 1
 #include <immintrin.h>
+
+#include "transpose8.h"
 #endif
 
 #ifdef GEMM_AVX512
@@ -152,35 +154,16 @@ static void transpose_part(float *restrict t, const float *restrict b, int n, si
 }
 
 #ifdef GEMM_AVX512
-/* The same in 8 x 8 tiles transposed in registers (unpack, shuffle, then
- * swap of 128-bit halves); the edges that do not fill a tile one by one. */
+/* The same in 8 x 8 tiles transposed in registers (transpose8.h); the
+ * edges that do not fill a tile one by one. */
 __attribute__((target("avx512f"))) static void transpose(float *restrict t,
                                                         const float *restrict b, int n, int k,
                                                         size_t ldb)
 {
     const int n8 = n / 8 * 8, k8 = k / 8 * 8;
     for (int j = 0; j < n8; j += 8) {
-        for (int p = 0; p < k8; p += 8) {
-            __m256 r[8], u[8], v[8];
-            for (int i = 0; i < 8; i++)
-                r[i] = _mm256_loadu_ps(b + (size_t)(j + i) * ldb + p);
-            for (int i = 0; i < 8; i += 2) {
-                u[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
-                u[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
-            }
-            for (int h = 0; h < 8; h += 4) {
-                v[h] = _mm256_shuffle_ps(u[h], u[h + 2], 0x44);
-                v[h + 1] = _mm256_shuffle_ps(u[h], u[h + 2], 0xEE);
-                v[h + 2] = _mm256_shuffle_ps(u[h + 1], u[h + 3], 0x44);
-                v[h + 3] = _mm256_shuffle_ps(u[h + 1], u[h + 3], 0xEE);
-            }
-            for (int i = 0; i < 4; i++) {
-                _mm256_storeu_ps(t + (size_t)(p + i) * n + j,
-                                 _mm256_permute2f128_ps(v[i], v[i + 4], 0x20));
-                _mm256_storeu_ps(t + (size_t)(p + i + 4) * n + j,
-                                 _mm256_permute2f128_ps(v[i], v[i + 4], 0x31));
-            }
-        }
+        for (int p = 0; p < k8; p += 8)
+            transpose8_block(t + (size_t)p * n + j, (size_t)n, b + (size_t)j * ldb + p, ldb);
         transpose_part(t, b, n, ldb, j, j + 8, k8, k);
     }
     transpose_part(t, b, n, ldb, n8, n, 0, k);

@@ -1,0 +1,202 @@
+/*
+ * depthwise_lanes.c - depthwise forward with 16 channels per vector.
+ *
+ * The plane kernel (conv2d_depthwise.c) computes a whole output plane as
+ * one wide vector, which on the 7x7 planes of late stages wastes about
+ * half its lanes on the padding columns. Here a vector holds one pixel of
+ * 16 channels instead: the channels' planes are transposed into a padded
+ * pixel-major tile, every output pixel is k*k full-width multiply-adds
+ * (a row of up to 8 pixels shares each tap's weights), and the result is
+ * transposed back into planes. Taps are added in the same order, with the
+ * same fused multiply-add, as the plane kernel: the bits are the same.
+ */
+#include "alloc.h"
+#include "conv2d_depthwise.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+    !defined(MUTATORD_NO_CLONES)
+#define LANES_AVX512 1
+#include <immintrin.h>
+#include <omp.h>
+
+#include "transpose8.h"
+#endif
+
+enum { LANES = 16, ROW = 8 };
+
+struct lanes_geom {
+    int k, s, pad, h, w, oh, ow, hp, wp;
+    size_t tile, out;  /* floats of the padded input tile, of the output */
+};
+
+static struct lanes_geom lanes_geom(const struct conv2d_shape *s)
+{
+    struct lanes_geom g = {.k = s->k, .s = s->stride, .pad = s->pad, .h = s->h, .w = s->w,
+                           .oh = conv2d_out_h(s), .ow = conv2d_out_w(s)};
+    g.hp = g.h + 2 * g.pad;
+    g.wp = g.w + 2 * g.pad;
+    g.tile = (size_t)g.hp * g.wp * LANES;
+    g.out = (size_t)g.oh * g.ow * LANES;
+    return g;
+}
+
+size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s)
+{
+    const struct lanes_geom g = lanes_geom(s);
+    return floats_whole_lines(g.tile + g.out + (size_t)g.k * g.k * LANES);
+}
+
+#ifdef LANES_AVX512
+/* The taps of channels [c0, c0 + nc) as k*k vectors (zero past nc). */
+static void weights_in(float *wt, const float *weight, size_t ldw, int c0, int nc, int taps)
+{
+    for (int t = 0; t < taps; t++)
+        for (int l = 0; l < LANES; l++)
+            wt[t * LANES + l] = l < nc ? weight[(size_t)(c0 + l) * ldw + t] : 0.0f;
+}
+
+/* Where pixel q of a plane lands in the padded tile. */
+static size_t tile_pixel(int q, const struct lanes_geom *g)
+{
+    return ((size_t)(q / g->w + g->pad) * g->wp + (size_t)(q % g->w + g->pad)) * LANES;
+}
+
+/* nc planes (h, w) into the interior of the padded tile, lanes [0, nc):
+ * 8 channels by 8 pixels at a time through registers, the rest one by
+ * one. Lanes past nc keep whatever they held: only their own lanes of the
+ * results depend on them, and those are never stored. The border stays as
+ * the caller zeroed it. */
+__attribute__((target("avx512f"))) static void planes_in(float *tile, const float *x, int nc,
+                                                        const struct lanes_geom *g)
+{
+    const int hw = g->h * g->w, nc8 = nc / 8 * 8, hw8 = hw / 8 * 8;
+    for (int l = 0; l < nc8; l += 8)
+        for (int q = 0; q < hw8; q += 8) {
+            __m256 row[8], col[8];
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++)
+                row[i] = _mm256_loadu_ps(x + (size_t)(l + i) * hw + q);
+            transpose8(row, col);
+            /* (one division per 8 pixels: the rest step along the row) */
+            int y = q / g->w, xx = q % g->w;
+#pragma GCC unroll 8
+            for (int i = 0; i < 8; i++) {
+                _mm256_storeu_ps(tile + ((size_t)(y + g->pad) * g->wp + (size_t)(xx + g->pad))
+                                            * LANES + l,
+                                 col[i]);
+                if (++xx == g->w) {
+                    xx = 0;
+                    y++;
+                }
+            }
+        }
+    for (int q = 0; q < hw; q++)
+        for (int l = q < hw8 ? nc8 : 0; l < nc; l++)
+            tile[tile_pixel(q, g) + l] = x[(size_t)l * hw + q];
+}
+
+/* The output pixels (lanes [0, nc)) back into nc planes (oh, ow), the
+ * same way round. */
+__attribute__((target("avx512f"))) static void planes_out(float *y, const float *res, int nc,
+                                                         const struct lanes_geom *g)
+{
+    const int ohw = g->oh * g->ow, nc8 = nc / 8 * 8, ohw8 = ohw / 8 * 8;
+    for (int l = 0; l < nc8; l += 8)
+        for (int q = 0; q < ohw8; q += 8)
+            transpose8_block(y + (size_t)l * ohw + q, (size_t)ohw, res + (size_t)q * LANES + l,
+                             LANES);
+    for (int q = 0; q < ohw; q++)
+        for (int l = q < ohw8 ? nc8 : 0; l < nc; l++)
+            y[(size_t)l * ohw + q] = res[(size_t)q * LANES + l];
+}
+
+__attribute__((target("avx512f"))) static void
+taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
+           int c0, int nc, const struct lanes_geom *g)
+{
+    const __mmask16 m = nc >= LANES ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+    __m512 scale = _mm512_setzero_ps(), shift = _mm512_setzero_ps();
+    if (ep) {
+        scale = _mm512_maskz_loadu_ps(m, ep->scale + c0);
+        shift = _mm512_maskz_loadu_ps(m, ep->shift + c0);
+    }
+    const size_t step = (size_t)g->s * LANES;
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int ox0 = 0; ox0 < g->ow; ox0 += ROW) {
+            const int nx = g->ow - ox0 < ROW ? g->ow - ox0 : ROW;
+            __m512 acc[ROW];
+#pragma GCC unroll 8
+            for (int x = 0; x < ROW; x++)
+                acc[x] = _mm512_setzero_ps();
+            for (int ky = 0; ky < g->k; ky++)
+                for (int kx = 0; kx < g->k; kx++) {
+                    const __m512 wv = _mm512_loadu_ps(wt + (size_t)(ky * g->k + kx) * LANES);
+                    const float *src = tile + ((size_t)(oy * g->s + ky) * g->wp
+                                               + (size_t)ox0 * g->s + kx) * LANES;
+#pragma GCC unroll 8
+                    for (int x = 0; x < ROW; x++)
+                        if (x < nx)
+                            acc[x] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + x * step), acc[x]);
+                }
+            float *dst = out + ((size_t)oy * g->ow + ox0) * LANES;
+#pragma GCC unroll 8
+            for (int x = 0; x < ROW; x++) {
+                if (x >= nx)
+                    break;
+                __m512 v = acc[x];
+                if (ep) {
+                    /* affine_plane's FMA and its v > 0 ? v : 0 */
+                    v = _mm512_fmadd_ps(v, scale, shift);
+                    if (ep->relu)
+                        v = _mm512_max_ps(v, _mm512_setzero_ps());
+                }
+                _mm512_storeu_ps(dst + (size_t)x * LANES, v);
+            }
+        }
+}
+
+int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
+                            const struct conv2d_shape *s, float *scratch,
+                            const struct conv2d_epilogue *ep)
+{
+    if (!__builtin_cpu_supports("avx512f"))
+        return 0;
+    const struct lanes_geom g = lanes_geom(s);
+    const int c = s->cin, groups = (c + LANES - 1) / LANES, taps = s->k * s->k;
+    const size_t ldw = (size_t)s->wcin * taps, hw = (size_t)g.h * g.w;
+    const size_t ohw = (size_t)g.oh * g.ow, per_thread = depthwise_lanes_scratch_floats(s);
+    const long items = (long)groups * s->n;
+
+#pragma omp parallel
+    {
+        float *tile = scratch + per_thread * (size_t)omp_get_thread_num();
+        float *res = tile + g.tile, *wt = res + g.out;
+        int have = -1;   /* the group whose weights wt holds */
+        memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
+#pragma omp for schedule(static)
+        for (long it = 0; it < items; it++) {
+            /* group-major, so that a thread's items share weights */
+            const int grp = (int)(it / s->n), img = (int)(it % s->n);
+            const int c0 = grp * LANES, nc = c - c0 < LANES ? c - c0 : LANES;
+            if (grp != have) {
+                weights_in(wt, weight, ldw, c0, nc, taps);
+                have = grp;
+            }
+            planes_in(tile, inp + ((size_t)img * c + c0) * hw, nc, &g);
+            taps_lanes(res, tile, wt, ep, c0, nc, &g);
+            planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g);
+        }
+    }
+    return 1;
+}
+#else
+int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
+                            const struct conv2d_shape *s, float *scratch,
+                            const struct conv2d_epilogue *ep)
+{
+    (void)out, (void)inp, (void)weight, (void)s, (void)scratch, (void)ep;
+    return 0;
+}
+#endif
