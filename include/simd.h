@@ -18,8 +18,26 @@
     !defined(MUTATORD_NO_CLONES)
 #define SIMD_KERNEL \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+
+/* A few kernels are written for AVX-512 with intrinsics (masked loads,
+ * register transposes), in functions marked SIMD_AVX512, and run only when
+ * simd_avx512() says the CPU has it; the caller has a portable path for
+ * the rest (and for valgrind, which reports no AVX-512). */
+#define SIMD_HAVE_AVX512 1
+#define SIMD_AVX512 __attribute__((target("avx512f")))
+#include <immintrin.h>
+
+static inline int simd_avx512(void)
+{
+    return __builtin_cpu_supports("avx512f");
+}
 #else
 #define SIMD_KERNEL
+
+static inline int simd_avx512(void)
+{
+    return 0;
+}
 #endif
 
 #endif

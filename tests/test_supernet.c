@@ -193,12 +193,7 @@ static void test_channel_fusion_gradients(void **state)
     (void)state;
     struct space_def def;
     struct supernet *sn = build(test_shuffle_space, 1, &def);
-    size_t floats = 0;
-    for (int p = 0; p < supernet_nparams(sn); p++) {
-        const struct param_info *info = supernet_param(sn, p);
-        size_t end = info->offset + (size_t)info->rows * info->cols;
-        floats = end > floats ? end : floats;
-    }
+    const size_t floats = supernet_weights_size(sn);
     float *fused = malloc(floats * sizeof(float));
     struct arch a;
     supernet_arch_max(sn, &a);

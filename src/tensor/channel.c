@@ -63,44 +63,6 @@ void split_backward(float *dinp, const float *da, const float *db, int ca,
         copy_channels(dinp, ca + cb, ca, db, cb, 0, cb, n, hw, accumulate);
 }
 
-/* Output channel j*groups + g holds input channel g*(c/groups) + j. The
- * inverse adds back, or copies back unless accumulate. */
-static void shuffle_move(float *dst, const float *src, int n, int c, int hw,
-                         int groups, int inverse, int accumulate)
-{
-    assert(groups > 0 && c % groups == 0);
-    const int per = c / groups;
-    const size_t plane = (size_t)hw;
-#pragma omp parallel for schedule(static) if ((size_t)n * c * hw >= PARALLEL_MIN)
-    for (int img = 0; img < n; img++) {
-        for (int g = 0; g < groups; g++) {
-            for (int j = 0; j < per; j++) {
-                size_t shuffled = ((size_t)img * c + (size_t)j * groups + g) * plane;
-                size_t original = ((size_t)img * c + (size_t)g * per + j) * plane;
-                if (!inverse) {
-                    memcpy(dst + shuffled, src + original, sizeof(float) * plane);
-                } else if (!accumulate) {
-                    memcpy(dst + original, src + shuffled, sizeof(float) * plane);
-                } else {
-                    for (size_t i = 0; i < plane; i++)
-                        dst[original + i] += src[shuffled + i];
-                }
-            }
-        }
-    }
-}
-
-void shuffle_forward(float *out, const float *inp, int n, int c, int hw, int groups)
-{
-    shuffle_move(out, inp, n, c, hw, groups, 0, 0);
-}
-
-void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw, int groups,
-                      int accumulate)
-{
-    shuffle_move(dinp, dout, n, c, hw, groups, 1, accumulate);
-}
-
 /* Where shuffled channel o of [a[:, :ca], b] comes from: channel *ch of
  * a (returns 0) or of b (returns 1). */
 static int shuffled_source(int o, int ca, int c, int groups, int *ch)
@@ -149,6 +111,19 @@ void concat_shuffle_backward(float *da, int a_c, float *db, const float *dout, i
 {
     concat_shuffle_move((float *)dout, da, a_c, ca, db, cb, n, hw, groups, 1, accumulate_a,
                         accumulate_b);
+}
+
+/* A shuffle is the concat-and-shuffle of one part: output channel
+ * j*groups + g holds input channel g*(c/groups) + j. */
+void shuffle_forward(float *out, const float *inp, int n, int c, int hw, int groups)
+{
+    concat_shuffle_move(out, (float *)inp, c, c, NULL, 0, n, hw, groups, 0, 0, 0);
+}
+
+void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw, int groups,
+                      int accumulate)
+{
+    concat_shuffle_move((float *)dout, dinp, c, c, NULL, 0, n, hw, groups, 1, accumulate, 0);
 }
 
 void add_forward(float *out, const float *a, const float *b, size_t count)

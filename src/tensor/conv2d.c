@@ -4,9 +4,10 @@
  *
  * Per image and group, out_g (cout_g, OH*OW) = W_g (cout_g, K) x col (K, OH*OW)
  * with K = cin_g*k*k; W_g is a block of the stored weight with leading
- * dimension wcin*k*k. These products are small: gemm_small.h. The weight gradient is a reduction over the batch:
- * each thread accumulates its own images into a private partial, and the
- * partials are added to dweight in thread order (deterministic).
+ * dimension wcin*k*k; these products are small (gemm_small.h). The weight
+ * gradient is a reduction over the batch: each thread accumulates its own
+ * images into a private partial, and the partials are added to dweight in
+ * thread order (deterministic).
  */
 #include "conv2d.h"
 #include "activation.h"

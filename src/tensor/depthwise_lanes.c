@@ -12,13 +12,11 @@
  */
 #include "alloc.h"
 #include "conv2d_depthwise.h"
+#include "simd.h"
 
 #include <string.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(MUTATORD_NO_CLONES)
-#define LANES_AVX512 1
-#include <immintrin.h>
+#ifdef SIMD_HAVE_AVX512
 #include <omp.h>
 
 #include "transpose8.h"
@@ -48,7 +46,7 @@ size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s)
     return floats_whole_lines(g.tile + g.out + (size_t)g.k * g.k * LANES);
 }
 
-#ifdef LANES_AVX512
+#ifdef SIMD_HAVE_AVX512
 /* The taps of channels [c0, c0 + nc) as k*k vectors (zero past nc). */
 static void weights_in(float *wt, const float *weight, size_t ldw, int c0, int nc, int taps)
 {
@@ -68,8 +66,8 @@ static size_t tile_pixel(int q, const struct lanes_geom *g)
  * one. Lanes past nc keep whatever they held: only their own lanes of the
  * results depend on them, and those are never stored. The border stays as
  * the caller zeroed it. */
-__attribute__((target("avx512f"))) static void planes_in(float *tile, const float *x, int nc,
-                                                        const struct lanes_geom *g)
+SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc,
+                                  const struct lanes_geom *g)
 {
     const int hw = g->h * g->w, nc8 = nc / 8 * 8, hw8 = hw / 8 * 8;
     for (int l = 0; l < nc8; l += 8)
@@ -99,8 +97,8 @@ __attribute__((target("avx512f"))) static void planes_in(float *tile, const floa
 
 /* The output pixels (lanes [0, nc)) back into nc planes (oh, ow), the
  * same way round. */
-__attribute__((target("avx512f"))) static void planes_out(float *y, const float *res, int nc,
-                                                         const struct lanes_geom *g)
+SIMD_AVX512 static void planes_out(float *y, const float *res, int nc,
+                                   const struct lanes_geom *g)
 {
     const int ohw = g->oh * g->ow, nc8 = nc / 8 * 8, ohw8 = ohw / 8 * 8;
     for (int l = 0; l < nc8; l += 8)
@@ -112,7 +110,7 @@ __attribute__((target("avx512f"))) static void planes_out(float *y, const float 
             y[(size_t)l * ohw + q] = res[(size_t)q * LANES + l];
 }
 
-__attribute__((target("avx512f"))) static void
+SIMD_AVX512 static void
 taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
            int c0, int nc, const struct lanes_geom *g)
 {
@@ -161,7 +159,7 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
                             const struct conv2d_shape *s, float *scratch,
                             const struct conv2d_epilogue *ep)
 {
-    if (!__builtin_cpu_supports("avx512f"))
+    if (!simd_avx512())
         return 0;
     const struct lanes_geom g = lanes_geom(s);
     const int c = s->cin, groups = (c + LANES - 1) / LANES, taps = s->k * s->k;

@@ -11,26 +11,23 @@
  */
 #include "gemm_small.h"
 #include "activation.h"
+#include "simd.h"
 
 #include <assert.h>
 #include <cblas.h>
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(MUTATORD_NO_CLONES)
-#define GEMM_AVX512 1
-#include <immintrin.h>
-
+#ifdef SIMD_HAVE_AVX512
 #include "transpose8.h"
 #endif
 
-#ifdef GEMM_AVX512
+#ifdef SIMD_HAVE_AVX512
 /* A block is ROWS rows by NV vectors of 16 columns: 6 x 2 in general, and
  * 12 x 1 for a last block of at most 16 columns (so that a width of 16k+r
  * does not spend a whole vector of lanes on r columns). Either way 12
  * accumulators. */
 enum { WIDE_ROWS = 6, NARROW_ROWS = 12, MAX_ROWS = 12 };
 
-static inline __attribute__((always_inline, target("avx512f"))) void
+static inline __attribute__((always_inline)) SIMD_AVX512 void
 block(const int rows, const int nv, int mr, int k, const float *a, size_t a_row, size_t a_col,
       const float *b, size_t ldb, float *c, size_t ldc, __mmask16 m0, __mmask16 m1,
       int accumulate, const struct conv2d_epilogue *ep)
@@ -78,7 +75,7 @@ block(const int rows, const int nv, int mr, int k, const float *a, size_t a_row,
     }
 }
 
-__attribute__((target("avx512f"))) static void
+SIMD_AVX512 static void
 block_wide(int mr, int k, const float *a, size_t a_row, size_t a_col, const float *b, size_t ldb,
            float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate,
            const struct conv2d_epilogue *ep)
@@ -86,7 +83,7 @@ block_wide(int mr, int k, const float *a, size_t a_row, size_t a_col, const floa
     block(WIDE_ROWS, 2, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate, ep);
 }
 
-__attribute__((target("avx512f"))) static void
+SIMD_AVX512 static void
 block_narrow(int mr, int k, const float *a, size_t a_row, size_t a_col, const float *b,
              size_t ldb, float *c, size_t ldc, __mmask16 m0, int accumulate,
              const struct conv2d_epilogue *ep)
@@ -110,7 +107,7 @@ static const struct conv2d_epilogue *rows_from(const struct conv2d_epilogue *ep,
     return buf;
 }
 
-__attribute__((target("avx512f"))) static void
+SIMD_AVX512 static void
 gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb, float *c,
             size_t ldc, int accumulate, const struct conv2d_epilogue *ep)
 {
@@ -135,14 +132,10 @@ gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t l
 
 int gemm_small_direct(void)
 {
-#ifdef GEMM_AVX512
-    /* Valgrind reports a CPU without AVX-512: BLAS runs under it. */
-    return __builtin_cpu_supports("avx512f");
-#else
-    return 0;
-#endif
+    return simd_avx512();
 }
 
+#ifdef SIMD_HAVE_AVX512
 /* t (k x n) = B^T, B (n x k, rows ldb apart), for rows [j0, j1) and
  * columns [p0, p1) of B. */
 static void transpose_part(float *restrict t, const float *restrict b, int n, size_t ldb, int j0,
@@ -153,12 +146,10 @@ static void transpose_part(float *restrict t, const float *restrict b, int n, si
             t[(size_t)p * n + j] = b[(size_t)j * ldb + p];
 }
 
-#ifdef GEMM_AVX512
 /* The same in 8 x 8 tiles transposed in registers (transpose8.h); the
  * edges that do not fill a tile one by one. */
-__attribute__((target("avx512f"))) static void transpose(float *restrict t,
-                                                        const float *restrict b, int n, int k,
-                                                        size_t ldb)
+SIMD_AVX512 static void transpose(float *restrict t, const float *restrict b, int n, int k,
+                                  size_t ldb)
 {
     const int n8 = n / 8 * 8, k8 = k / 8 * 8;
     for (int j = 0; j < n8; j += 8) {
@@ -180,7 +171,7 @@ void gemm_small_nt_add(int m, int n, int k, const float *a, size_t lda, const fl
 {
     if (m <= 0 || n <= 0)
         return;
-#ifdef GEMM_AVX512
+#ifdef SIMD_HAVE_AVX512
     if (gemm_small_direct()) {
         transpose(bt, b, n, k, ldb);
         gemm_avx512(m, n, k, (struct gemm_operand){a, lda, 1}, bt, (size_t)n, c, ldc, 1, NULL);
@@ -188,7 +179,6 @@ void gemm_small_nt_add(int m, int n, int k, const float *a, size_t lda, const fl
     }
 #endif
     (void)bt;
-    (void)transpose_part;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, (int)lda, b, (int)ldb,
                 1.0f, c, (int)ldc);
 }
@@ -199,7 +189,7 @@ static void gemm_any(int m, int n, int k, struct gemm_operand a, const float *b,
     assert(a.row == 1 || a.col == 1);
     if (m <= 0 || n <= 0)
         return;
-#ifdef GEMM_AVX512
+#ifdef SIMD_HAVE_AVX512
     if (gemm_small_direct()) {
         gemm_avx512(m, n, k, a, b, ldb, c, ldc, accumulate, ep);
         return;

@@ -5,13 +5,14 @@
 #ifndef MUTATORD_TRANSPOSE8_H
 #define MUTATORD_TRANSPOSE8_H
 
-#include <immintrin.h>
 #include <stddef.h>
 
+#include "simd.h"
+
 /* col[i] = element i of every row[j], in j order: unpack pairs of rows,
- * shuffle pairs of pairs, then swap 128-bit halves. For callers compiled
- * for AVX-512 (or AVX). */
-static inline __attribute__((always_inline, target("avx512f"))) void
+ * shuffle pairs of pairs, then swap 128-bit halves. For SIMD_AVX512
+ * callers. */
+static inline __attribute__((always_inline)) SIMD_AVX512 void
 transpose8(const __m256 row[8], __m256 col[8])
 {
     __m256 u[8], v[8];
@@ -36,7 +37,7 @@ transpose8(const __m256 row[8], __m256 col[8])
 
 /* dst row i (dst_stride apart) = column i of the 8 x 8 block whose rows
  * are src_stride apart. */
-static inline __attribute__((always_inline, target("avx512f"))) void
+static inline __attribute__((always_inline)) SIMD_AVX512 void
 transpose8_block(float *dst, size_t dst_stride, const float *src, size_t src_stride)
 {
     __m256 row[8], col[8];
