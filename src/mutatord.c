@@ -215,15 +215,54 @@ static void write_status(struct job *j)
         log_msg(LOG_WARN, "%s", err.msg);
 }
 
+/* The signals the main thread takes, with sigtimedwait. */
+static void daemon_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    sigaddset(set, SIGINT);
+    sigaddset(set, SIGTERM);
+    sigaddset(set, SIGHUP);
+    sigaddset(set, SIGUSR1);
+}
+
+static pthread_t supervisor;
+
+/* A signal sent to the process goes to any thread that does not block it,
+ * and threads started before main (OpenBLAS's pool) did not inherit our
+ * mask: with the default action there, a SIGUSR1 or SIGHUP arriving while
+ * the main thread is not waiting killed the daemon. On such a thread this
+ * hands the signal to the main thread, where sigtimedwait takes it (the
+ * main thread blocks these signals, so this never runs there). */
+static void forward_to_supervisor(int sig)
+{
+    int saved = errno;
+    pthread_kill(supervisor, sig);
+    errno = saved;
+}
+
+/* Blocks the daemon's signals in the calling (main) thread and the threads
+ * it starts, and forwards them from the threads that were already there. */
+static void take_signals(void)
+{
+    sigset_t set;
+    daemon_signals(&set);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    supervisor = pthread_self();
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = forward_to_supervisor;
+    sa.sa_flags = SA_RESTART;
+    sigfillset(&sa.sa_mask);
+    for (int sig = 1; sig < NSIG; sig++)
+        if (sigismember(&set, sig) == 1)
+            sigaction(sig, &sa, NULL);
+}
+
 /* The main thread while the worker runs: signals and status.json. */
 static void supervise(struct job *j, pthread_t worker, struct pidfile *pf)
 {
     sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
+    daemon_signals(&set);
     double last_status = 0.0;
     while (!j->finished) {
         struct timespec tick = {.tv_sec = 0, .tv_nsec = 200 * 1000 * 1000};
@@ -277,14 +316,8 @@ static enum mtd_status run(struct job *j, const struct cli_args *args, struct pi
         log_msg(LOG_INFO, "plugin %s loaded", search_space_plugin(j->rc.ss, i));
 
     /* Signals go to the main thread only: the worker (and the OpenMP
-     * threads it starts) inherit this mask. */
-    sigset_t set, old;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
+     * threads it starts) inherit its mask. */
+    take_signals();
     board_init(&j->board);
     pthread_t worker;
     int rc = pthread_create(&worker, NULL, work, j);
