@@ -3,8 +3,8 @@
  * directory (mutatord.pid, locked), then in a worker thread trains the
  * supernet and runs the evolutionary search on it, each phase resuming
  * from its newest checkpoint. The main thread owns the signals (redis's
- * way: nothing is done in a handler; it waits for them with sigtimedwait)
- * and status.json.
+ * way: it waits for them with sigtimedwait; a handler only forwards one
+ * that reached another thread) and status.json.
  */
 #include <errno.h>
 #include <fcntl.h>
