@@ -19,7 +19,7 @@
 #ifdef SIMD_HAVE_AVX512
 #include <omp.h>
 
-#include "transpose8.h"
+#include "transpose.h"
 #endif
 
 enum { LANES = 16, ROW = 8 };
@@ -43,7 +43,8 @@ static struct lanes_geom lanes_geom(const struct conv2d_shape *s)
 size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s)
 {
     const struct lanes_geom g = lanes_geom(s);
-    return floats_whole_lines(g.tile + g.out + (size_t)g.k * g.k * LANES);
+    /* the tile, the output, the taps, the tile's pixel positions */
+    return floats_whole_lines(g.tile + g.out + (size_t)g.k * g.k * LANES + (size_t)g.h * g.w);
 }
 
 #ifdef SIMD_HAVE_AVX512
@@ -55,44 +56,40 @@ static void weights_in(float *wt, const float *weight, size_t ldw, int c0, int n
             wt[t * LANES + l] = l < nc ? weight[(size_t)(c0 + l) * ldw + t] : 0.0f;
 }
 
-/* Where pixel q of a plane lands in the padded tile. */
-static size_t tile_pixel(int q, const struct lanes_geom *g)
+/* Where each pixel q of a plane lands in the padded tile (hw entries). */
+static void tile_pixels(int *pos, const struct lanes_geom *g)
 {
-    return ((size_t)(q / g->w + g->pad) * g->wp + (size_t)(q % g->w + g->pad)) * LANES;
+    for (int q = 0; q < g->h * g->w; q++)
+        pos[q] = ((q / g->w + g->pad) * g->wp + q % g->w + g->pad) * LANES;
 }
 
-/* nc planes (h, w) into the interior of the padded tile, lanes [0, nc):
- * 8 channels by 8 pixels at a time through registers, the rest one by
- * one. Lanes past nc keep whatever they held: only their own lanes of the
- * results depend on them, and those are never stored. The border stays as
- * the caller zeroed it. */
-SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc,
+/* The pixels not past `count` of a block of 16 from `at`. */
+static inline __attribute__((always_inline)) SIMD_AVX512 __mmask16 block_mask(int at, int count)
+{
+    return count - at >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (count - at)) - 1);
+}
+
+/* nc planes (h, w) into the interior of the padded tile, 16 channels by
+ * 16 pixels at a time through registers (lanes past nc get zeros; only
+ * their own lanes of the results depend on them, and those are never
+ * stored). The border stays as the caller zeroed it. */
+SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc, const int *pos,
                                   const struct lanes_geom *g)
 {
-    const int hw = g->h * g->w, nc8 = nc / 8 * 8, hw8 = hw / 8 * 8;
-    for (int l = 0; l < nc8; l += 8)
-        for (int q = 0; q < hw8; q += 8) {
-            __m256 row[8], col[8];
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++)
-                row[i] = _mm256_loadu_ps(x + (size_t)(l + i) * hw + q);
-            transpose8(row, col);
-            /* (one division per 8 pixels: the rest step along the row) */
-            int y = q / g->w, xx = q % g->w;
-#pragma GCC unroll 8
-            for (int i = 0; i < 8; i++) {
-                _mm256_storeu_ps(tile + ((size_t)(y + g->pad) * g->wp + (size_t)(xx + g->pad))
-                                            * LANES + l,
-                                 col[i]);
-                if (++xx == g->w) {
-                    xx = 0;
-                    y++;
-                }
-            }
-        }
-    for (int q = 0; q < hw; q++)
-        for (int l = q < hw8 ? nc8 : 0; l < nc; l++)
-            tile[tile_pixel(q, g) + l] = x[(size_t)l * hw + q];
+    const int hw = g->h * g->w;
+    for (int q = 0; q < hw; q += 16) {
+        const __mmask16 m = block_mask(q, hw);
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; l++)
+            r[l] = l < nc ? _mm512_maskz_loadu_ps(m, x + (size_t)l * hw + q) : _mm512_setzero_ps();
+        transpose16(r);
+        const int np = hw - q < 16 ? hw - q : 16;
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            if (i < np)
+                _mm512_storeu_ps(tile + pos[q + i], r[i]);
+    }
 }
 
 /* The output pixels (lanes [0, nc)) back into nc planes (oh, ow), the
@@ -100,14 +97,20 @@ SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc,
 SIMD_AVX512 static void planes_out(float *y, const float *res, int nc,
                                    const struct lanes_geom *g)
 {
-    const int ohw = g->oh * g->ow, nc8 = nc / 8 * 8, ohw8 = ohw / 8 * 8;
-    for (int l = 0; l < nc8; l += 8)
-        for (int q = 0; q < ohw8; q += 8)
-            transpose8_block(y + (size_t)l * ohw + q, (size_t)ohw, res + (size_t)q * LANES + l,
-                             LANES);
-    for (int q = 0; q < ohw; q++)
-        for (int l = q < ohw8 ? nc8 : 0; l < nc; l++)
-            y[(size_t)l * ohw + q] = res[(size_t)q * LANES + l];
+    const int ohw = g->oh * g->ow;
+    for (int q = 0; q < ohw; q += 16) {
+        const int np = ohw - q < 16 ? ohw - q : 16;
+        __m512 r[16];
+#pragma GCC unroll 16
+        for (int i = 0; i < 16; i++)
+            r[i] = i < np ? _mm512_loadu_ps(res + (size_t)(q + i) * LANES) : _mm512_setzero_ps();
+        transpose16(r);
+        const __mmask16 m = block_mask(q, ohw);
+#pragma GCC unroll 16
+        for (int l = 0; l < 16; l++)
+            if (l < nc)
+                _mm512_mask_storeu_ps(y + (size_t)l * ohw + q, m, r[l]);
+    }
 }
 
 SIMD_AVX512 static void
@@ -171,8 +174,10 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
     {
         float *tile = scratch + per_thread * (size_t)omp_get_thread_num();
         float *res = tile + g.tile, *wt = res + g.out;
+        int *pos = (int *)(wt + (size_t)taps * LANES);
         int have = -1;   /* the group whose weights wt holds */
         memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
+        tile_pixels(pos, &g);
 #pragma omp for schedule(static)
         for (long it = 0; it < items; it++) {
             /* group-major, so that a thread's items share weights */
@@ -182,7 +187,7 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
                 weights_in(wt, weight, ldw, c0, nc, taps);
                 have = grp;
             }
-            planes_in(tile, inp + ((size_t)img * c + c0) * hw, nc, &g);
+            planes_in(tile, inp + ((size_t)img * c + c0) * hw, nc, pos, &g);
             taps_lanes(res, tile, wt, ep, c0, nc, &g);
             planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g);
         }

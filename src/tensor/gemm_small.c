@@ -17,7 +17,7 @@
 #include <cblas.h>
 
 #ifdef SIMD_HAVE_AVX512
-#include "transpose8.h"
+#include "transpose.h"
 #endif
 
 #ifdef SIMD_HAVE_AVX512
@@ -146,7 +146,7 @@ static void transpose_part(float *restrict t, const float *restrict b, int n, si
             t[(size_t)p * n + j] = b[(size_t)j * ldb + p];
 }
 
-/* The same in 8 x 8 tiles transposed in registers (transpose8.h); the
+/* The same in 8 x 8 tiles transposed in registers (transpose.h); the
  * edges that do not fill a tile one by one. */
 SIMD_AVX512 static void transpose(float *restrict t, const float *restrict b, int n, int k,
                                   size_t ldb)
