@@ -59,8 +59,9 @@ static int needs_im2col(const struct conv2d_shape *s)
 }
 
 /* Per-thread scratch of the dense path: the column matrix, its gradient,
- * the thread's partial weight gradient, and the weight-gradient product's
- * transposed columns. */
+ * the thread's partial weight gradient (in the forward pass, the weight
+ * with unit rows if the product prefers it: gemm_small_columns), and the
+ * weight-gradient product's transposed columns. */
 struct dense_scratch_layout {
     size_t col;      /* floats of one column matrix */
     size_t dweight;  /* floats of one partial weight gradient */
@@ -116,25 +117,37 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
     const int kg = cin_g * s->k * s->k, ldw = s->wcin * s->k * s->k;
     const struct dense_scratch_layout l = dense_layout(s);
 
-#pragma omp parallel for schedule(static)
-    for (int img = 0; img < s->n; img++) {
+#pragma omp parallel
+    {
         float *col = scratch + l.per_thread * (size_t)omp_get_thread_num();
-        for (int g = 0; g < s->groups; g++) {
-            const float *x = inp + ((size_t)img * s->cin + (size_t)g * cin_g) * s->h * s->w;
-            float *y = out + ((size_t)img * s->cout + (size_t)g * cout_g) * ohw;
-            if (needs_im2col(s)) {
-                im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
-                x = col;
+        /* Ungrouped, the weight may be copied with unit rows for the
+         * product's sake (gemm_small_columns), once per thread: a small
+         * part of one image's product. */
+        const struct gemm_operand w1 =
+            s->groups == 1 ? gemm_small_columns(weight, (size_t)ldw, s->cout, kg, ohw,
+                                                col + 2 * l.col)
+                           : (struct gemm_operand){weight, (size_t)ldw, 1};
+#pragma omp for schedule(static)
+        for (int img = 0; img < s->n; img++)
+            for (int g = 0; g < s->groups; g++) {
+                const float *x = inp + ((size_t)img * s->cin + (size_t)g * cin_g) * s->h * s->w;
+                float *y = out + ((size_t)img * s->cout + (size_t)g * cout_g) * ohw;
+                if (needs_im2col(s)) {
+                    im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
+                    x = col;
+                }
+                /* The epilogue while the block is in registers. */
+                struct conv2d_epilogue ep_g;
+                if (ep)
+                    ep_g = (struct conv2d_epilogue){ep->scale + (size_t)g * cout_g,
+                                                    ep->shift + (size_t)g * cout_g, ep->relu};
+                const struct gemm_operand wg =
+                    s->groups == 1 ? w1
+                                   : (struct gemm_operand){weight + (size_t)g * cout_g * ldw,
+                                                           (size_t)ldw, 1};
+                gemm_small_ep(cout_g, ohw, kg, wg, x, (size_t)ohw, y, (size_t)ohw,
+                              ep ? &ep_g : NULL);
             }
-            /* The epilogue while the block is in registers. */
-            struct conv2d_epilogue ep_g;
-            if (ep)
-                ep_g = (struct conv2d_epilogue){ep->scale + (size_t)g * cout_g,
-                                                ep->shift + (size_t)g * cout_g, ep->relu};
-            gemm_small_ep(cout_g, ohw, kg,
-                          (struct gemm_operand){weight + (size_t)g * cout_g * ldw, (size_t)ldw, 1},
-                          x, (size_t)ohw, y, (size_t)ohw, ep ? &ep_g : NULL);
-        }
     }
 }
 

@@ -7,7 +7,8 @@
  * rows are read in place (a block's k x 32 panel stays in L1 for these
  * sizes), and A is read through its strides, which covers both W and W^T
  * of a weight matrix. Rows past m in the last block repeat row m - 1 and
- * are not stored.
+ * are not stored. When A's columns are contiguous, the few columns past a
+ * multiple of 16 go 16 rows at a time instead (tail_columns).
  */
 #include "gemm_small.h"
 #include "activation.h"
@@ -27,10 +28,13 @@
  * accumulators. */
 enum { WIDE_ROWS = 6, NARROW_ROWS = 12, MAX_ROWS = 12 };
 
+/* unit_rows: A's rows are 1 apart and the block is full, so that the
+ * rows' elements are constant offsets from one pointer (twelve row
+ * pointers do not fit in the registers beside the loop's own). */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
-block(const int rows, const int nv, int mr, int k, const float *a, size_t a_row, size_t a_col,
-      const float *b, size_t ldb, float *c, size_t ldc, __mmask16 m0, __mmask16 m1,
-      int accumulate, const struct conv2d_epilogue *ep)
+block(const int rows, const int nv, const int unit_rows, int mr, int k, const float *a,
+      size_t a_row, size_t a_col, const float *b, size_t ldb, float *c, size_t ldc,
+      __mmask16 m0, __mmask16 m1, int accumulate, const struct conv2d_epilogue *ep)
 {
     __m512 acc[MAX_ROWS][2];
     const float *ar[MAX_ROWS];
@@ -47,7 +51,7 @@ block(const int rows, const int nv, int mr, int k, const float *a, size_t a_row,
         const size_t at = (size_t)p * a_col;
 #pragma GCC unroll 12
         for (int i = 0; i < rows; i++) {
-            const __m512 av = _mm512_set1_ps(ar[i][at]);
+            const __m512 av = _mm512_set1_ps(unit_rows ? a[at + (size_t)i] : ar[i][at]);
             acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
             if (nv > 1)
                 acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
@@ -80,7 +84,10 @@ block_wide(int mr, int k, const float *a, size_t a_row, size_t a_col, const floa
            float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate,
            const struct conv2d_epilogue *ep)
 {
-    block(WIDE_ROWS, 2, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate, ep);
+    if (a_row == 1 && mr == WIDE_ROWS)
+        block(WIDE_ROWS, 2, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate, ep);
+    else
+        block(WIDE_ROWS, 2, 0, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate, ep);
 }
 
 SIMD_AVX512 static void
@@ -88,7 +95,10 @@ block_narrow(int mr, int k, const float *a, size_t a_row, size_t a_col, const fl
              size_t ldb, float *c, size_t ldc, __mmask16 m0, int accumulate,
              const struct conv2d_epilogue *ep)
 {
-    block(NARROW_ROWS, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, 0, accumulate, ep);
+    if (a_row == 1 && mr == NARROW_ROWS)
+        block(NARROW_ROWS, 1, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, 0, accumulate, ep);
+    else
+        block(NARROW_ROWS, 1, 0, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, 0, accumulate, ep);
 }
 
 /* The first `count` of 16 lanes. */
@@ -107,14 +117,95 @@ static const struct conv2d_epilogue *rows_from(const struct conv2d_epilogue *ep,
     return buf;
 }
 
+/* Up to TAIL columns left past a multiple of 16 are computed 16 rows at a
+ * time instead, when A's columns are contiguous (a.row == 1): a vector of
+ * A's column p meets B's element p of each column, broadcast. A block of
+ * 16 columns would spend 16 lanes on each of them; on a 7 x 7 image, 49
+ * columns, that is a quarter of the product. The same multiply-adds in the
+ * same order as the blocks: the same bits. */
+enum { TAIL = 4 };
+
+/* TAIL_GROUPS groups of 16 rows at once, so that the multiply-adds of a
+ * single column are that many independent chains rather than one. */
+enum { TAIL_GROUPS = 4 };
+
+/* Rows [0, mr) (at most TAIL_GROUPS * 16) of the r last columns. */
+static inline __attribute__((always_inline)) SIMD_AVX512 void
+tail_rows(const int r, int mr, int k, const float *a, size_t a_col, const float *b, size_t ldb,
+          float *c, size_t ldc, int accumulate, const struct conv2d_epilogue *ep)
+{
+    __mmask16 rows[TAIL_GROUPS];
+    __m512 acc[TAIL_GROUPS][TAIL];
+#pragma GCC unroll 4
+    for (int g = 0; g < TAIL_GROUPS; g++) {
+        rows[g] = lanes(mr - 16 * g);
+#pragma GCC unroll 4
+        for (int j = 0; j < r; j++)
+            acc[g][j] = _mm512_setzero_ps();
+    }
+    for (int p = 0; p < k; p++) {
+        const float *ap = a + (size_t)p * a_col, *bp = b + (size_t)p * ldb;
+#pragma GCC unroll 4
+        for (int g = 0; g < TAIL_GROUPS; g++) {
+            const __m512 av = _mm512_maskz_loadu_ps(rows[g], ap + 16 * g);
+#pragma GCC unroll 4
+            for (int j = 0; j < r; j++)
+                acc[g][j] = _mm512_fmadd_ps(av, _mm512_set1_ps(bp[j]), acc[g][j]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int g = 0; g < TAIL_GROUPS; g++) {
+        const int n = mr - 16 * g < 16 ? mr - 16 * g : 16;
+        for (int j = 0; j < r; j++) {
+            float col[16];
+            float *cj = c + (size_t)(16 * g) * ldc + j;
+            if (accumulate) {
+                for (int i = 0; i < n; i++)
+                    col[i] = cj[(size_t)i * ldc];
+                acc[g][j] = _mm512_add_ps(_mm512_maskz_loadu_ps(rows[g], col), acc[g][j]);
+            }
+            if (ep) {
+                acc[g][j] = _mm512_fmadd_ps(acc[g][j], _mm512_maskz_loadu_ps(rows[g], ep->scale + 16 * g),
+                                            _mm512_maskz_loadu_ps(rows[g], ep->shift + 16 * g));
+                if (ep->relu)
+                    acc[g][j] = _mm512_max_ps(acc[g][j], _mm512_setzero_ps());
+            }
+            _mm512_storeu_ps(col, acc[g][j]);
+            for (int i = 0; i < n; i++)
+                cj[(size_t)i * ldc] = col[i];
+        }
+    }
+}
+
+SIMD_AVX512 static void
+tail_columns(int m, int r, int k, const float *a, size_t a_col, const float *b, size_t ldb,
+             float *c, size_t ldc, int accumulate, const struct conv2d_epilogue *ep)
+{
+    struct conv2d_epilogue rows;
+    for (int i = 0; i < m; i += 16 * TAIL_GROUPS) {
+        const int mr = m - i < 16 * TAIL_GROUPS ? m - i : 16 * TAIL_GROUPS;
+        const struct conv2d_epilogue *e = rows_from(ep, i, &rows);
+        float *ci = c + (size_t)i * ldc;
+#define TAIL_CASE(n) \
+    case n: tail_rows(n, mr, k, a + i, a_col, b, ldb, ci, ldc, accumulate, e); break
+        switch (r) {
+        TAIL_CASE(1); TAIL_CASE(2); TAIL_CASE(3); TAIL_CASE(4);
+        }
+#undef TAIL_CASE
+    }
+}
+
 SIMD_AVX512 static void
 gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb, float *c,
             size_t ldc, int accumulate, const struct conv2d_epilogue *ep)
 {
+    _Static_assert(TAIL == 4, "a case per tail width");
+    const int tail = a.row == 1 && n > 16 && n % 16 <= TAIL ? n % 16 : 0;
+    const int nb = n - tail;   /* the columns the blocks take */
     struct conv2d_epilogue rows;
-    for (int j = 0; j < n; j += 32) {
-        const __mmask16 m0 = lanes(n - j), m1 = lanes(n - j - 16);
-        if (n - j <= 16) {
+    for (int j = 0; j < nb; j += 32) {
+        const __mmask16 m0 = lanes(nb - j), m1 = lanes(nb - j - 16);
+        if (nb - j <= 16) {
             for (int i = 0; i < m; i += NARROW_ROWS)
                 block_narrow(m - i < NARROW_ROWS ? m - i : NARROW_ROWS, k,
                              a.data + (size_t)i * a.row, a.row, a.col, b + j, ldb,
@@ -127,6 +218,8 @@ gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t l
                        a.row, a.col, b + j, ldb, c + (size_t)i * ldc + j, ldc, m0, m1,
                        accumulate, rows_from(ep, i, &rows));
     }
+    if (tail)
+        tail_columns(m, tail, k, a.data, a.col, b + nb, ldb, c + nb, ldc, accumulate, ep);
 }
 #endif
 
@@ -160,6 +253,28 @@ SIMD_AVX512 static void transpose(float *restrict t, const float *restrict b, in
     transpose_part(t, b, n, ldb, n8, n, 0, k);
 }
 #endif
+
+int gemm_small_prefers_columns(int n)
+{
+#ifdef SIMD_HAVE_AVX512
+    return gemm_small_direct() && n > 16 && n % 16 != 0 && n % 16 <= TAIL;
+#else
+    (void)n;
+    return 0;
+#endif
+}
+
+struct gemm_operand gemm_small_columns(const float *a, size_t lda, int m, int k, int n, float *at)
+{
+#ifdef SIMD_HAVE_AVX512
+    if (gemm_small_prefers_columns(n)) {
+        transpose(at, a, m, k, lda);
+        return (struct gemm_operand){at, 1, (size_t)m};
+    }
+#endif
+    (void)m, (void)k, (void)n, (void)at;
+    return (struct gemm_operand){a, lda, 1};
+}
 
 size_t gemm_small_nt_floats(int n, int k)
 {

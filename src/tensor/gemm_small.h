@@ -34,6 +34,17 @@ void gemm_small(int m, int n, int k, struct gemm_operand a, const float *b, size
 void gemm_small_ep(int m, int n, int k, struct gemm_operand a, const float *b, size_t ldb,
                    float *c, size_t ldc, const struct conv2d_epilogue *ep);
 
+/* Whether products of n columns are faster with A's columns contiguous
+ * (A's row stride 1): the few columns past a multiple of 16 (the last of a
+ * 7 x 7 image's 49) then go 16 rows at a time instead of taking a vector
+ * of 16 lanes each. Same bits either way. */
+int gemm_small_prefers_columns(int n);
+
+/* A (m x k, rows lda apart, unit columns) as the operand for products of
+ * n columns: copied into at (m * k floats) with unit rows when
+ * gemm_small_prefers_columns(n), else A itself. */
+struct gemm_operand gemm_small_columns(const float *a, size_t lda, int m, int k, int n, float *at);
+
 /* C (m x n) += A (m x k, rows lda apart) x B^T, B (n x k, rows ldb apart):
  * the weight gradient's form. The direct kernel wants B^T's rows whole: it
  * transposes B into bt first, which needs gemm_small_nt_floats(n, k). */
