@@ -33,7 +33,13 @@ struct conv2d_shape {
     int groups;
     int overwrite;  /* backward: dinp = the gradient instead of dinp += it
                        (the caller need not zero dinp) */
+    size_t in_image;  /* forward: floats from one image's input to the
+                         next's; 0 means cin*h*w. A larger one reads the
+                         input in place as channels of a wider tensor. */
 };
+
+/* Floats from one image's input to the next's in the forward pass. */
+size_t conv2d_in_image(const struct conv2d_shape *s);
 
 /* Output height and width. */
 int conv2d_out_h(const struct conv2d_shape *s);

@@ -333,6 +333,50 @@ static void test_gemm_small_shapes(void **state)
  * CPU has AVX-512) gives the plane kernel's bits: strides 1 and 2, every
  * kernel size of the spaces, channel counts around 8 and 16, reduced
  * widths, with and without the folded-BN epilogue and its ReLU. */
+/* A convolution reading its input in place as channels [skip, skip + cin)
+ * of a wider tensor (in_image) gives the bits of one reading a compact
+ * copy: dense 1x1 and 3x3, depthwise through both kernels. */
+static void test_input_in_wider_tensor(void **state)
+{
+    (void)state;
+    const struct conv2d_shape shapes[] = {
+        {.n = 3, .cin = 6, .cout = 5, .wcin = 6, .h = 7, .w = 7, .k = 1, .stride = 1, .groups = 1},
+        {.n = 3, .cin = 6, .cout = 5, .wcin = 6, .h = 6, .w = 5, .k = 3, .stride = 2, .pad = 1,
+         .groups = 1},
+        {.n = 3, .cin = 20, .cout = 20, .wcin = 1, .h = 7, .w = 7, .k = 3, .stride = 1, .pad = 1,
+         .groups = 20},
+    };
+    const int skip = 4, extra = 3;  /* channels before and after the input's */
+    uint64_t seed = 5;
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+        for (int planes = 0; planes < 2; planes++) {
+            struct conv2d_shape s = shapes[si];
+            if (planes && s.groups == 1)
+                continue;
+            const size_t hw = (size_t)s.h * s.w, wide_image = (size_t)(skip + s.cin + extra) * hw;
+            const size_t weights = (size_t)s.cout * s.wcin * s.k * s.k;
+            float *wide = floats_alloc((size_t)s.n * wide_image), *x = floats_alloc(in_count(&s));
+            float *w = floats_alloc(weights), *y0 = floats_alloc(out_count(&s));
+            float *y1 = floats_alloc(out_count(&s)), *scratch = scratch_for(&s);
+            for (size_t i = 0; i < (size_t)s.n * wide_image; i++)
+                wide[i] = uniform(&seed);
+            for (size_t i = 0; i < weights; i++)
+                w[i] = uniform(&seed);
+            for (int img = 0; img < s.n; img++)
+                memcpy(x + (size_t)img * s.cin * hw, wide + img * wide_image + skip * hw,
+                       (size_t)s.cin * hw * sizeof(float));
+            void (*forward)(float *, const float *, const float *, const struct conv2d_shape *,
+                            float *, const struct conv2d_epilogue *) =
+                planes ? depthwise_planes_forward : conv2d_forward_ep;
+            forward(y0, x, w, &s, scratch, NULL);
+            s.in_image = wide_image;
+            forward(y1, wide + skip * hw, w, &s, scratch, NULL);
+            assert_memory_equal(y0, y1, out_count(&s) * sizeof(float));
+            floats_free(wide); floats_free(x); floats_free(w);
+            floats_free(y0); floats_free(y1); floats_free(scratch);
+        }
+}
+
 static void test_depthwise_kernels_agree(void **state)
 {
     (void)state;
@@ -388,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_gemm_small_shapes),
         cmocka_unit_test(test_depthwise_kernels_agree),
+        cmocka_unit_test(test_input_in_wider_tensor),
     };
     return cmocka_run_group_tests_name("conv2d", tests, NULL, NULL);
 }

@@ -408,6 +408,17 @@ static void check_extraction(const char *text, struct arch *a, int bn_sets)
     memcpy(fused, supernet_forward(sn, inp, n, FORWARD_EVAL), count * sizeof(float));
     supernet_set_fusion(sn, 0);
     assert_memory_equal(fused, supernet_forward(sn, inp, n, FORWARD_EVAL), count * sizeof(float));
+    /* So does a calibration batch, whose convolutions read split
+     * channels in place. */
+    for (int on = 1; on >= 0; on--) {
+        supernet_set_fusion(sn, on);
+        assert_int_equal(supernet_calib_begin(sn, &err), MTD_OK);
+        const float *logits = supernet_forward(sn, inp, n, FORWARD_CALIB);
+        if (on)
+            memcpy(fused, logits, count * sizeof(float));
+        else
+            assert_memory_equal(fused, logits, count * sizeof(float));
+    }
     supernet_set_fusion(sn, 1);
     free(fused);
     floats_free(inp);

@@ -173,6 +173,41 @@ static int split_first_skipped(const struct supernet *sn, const struct op_graph 
     return 0;
 }
 
+/* Outside training, a convolution that is the only reader of a SPLIT's
+ * second output reads those channels in the split's input (conv2d's
+ * in_image), and the split never writes them: the branch of a stride-1
+ * shuffle block then moves no channels at all. Training keeps the slot,
+ * where backward finds the convolution's input. The SPLIT node, or -1. */
+static int split_second_read_through(const struct supernet *sn, const struct op_graph *g, int s,
+                                     enum forward_mode mode)
+{
+    if (sn->no_fusion || mode == FORWARD_TRAIN || readers(g, s) != 1 || g->out == s)
+        return -1;
+    int split = -1, conv = 0;
+    for (int j = 0; j < g->nnodes; j++) {
+        split = g->nodes[j].kind == NODE_SPLIT && g->nodes[j].dst2 == s ? j : split;
+        conv |= g->nodes[j].kind == NODE_CONV && g->nodes[j].src == s;
+    }
+    return conv ? split : -1;
+}
+
+/* A convolution's input: its slot, or where it reads it through (above),
+ * with the floats between images in s->in_image. */
+static const float *conv_input(const struct supernet *sn, const struct cell_run *r,
+                               const struct node *nd, enum forward_mode mode,
+                               struct conv2d_shape *s)
+{
+    const int j = split_second_read_through(sn, r->g, nd->src, mode);
+    if (j < 0)
+        return slot(r, nd->src);
+    const struct node *sp = &r->g->nodes[j];
+    const int ca = width_eval(sp->a, r->in, r->out, r->mid);
+    const int cb = width_eval(sp->b, r->in, r->out, r->mid);
+    const size_t hw = slot_hw(r, sp->src);
+    s->in_image = (size_t)(ca + cb) * hw;
+    return slot(r, sp->src) + (size_t)ca * hw;
+}
+
 static void bn_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
                        enum forward_mode mode)
 {
@@ -214,8 +249,8 @@ static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
     case NODE_CONV: {
         const struct param_info *w = &sn->params[nd->param];
         struct conv2d_shape s = conv_shape(r, nd, w);
-        conv2d_forward(slot_mut(r, nd->dst), slot(r, nd->src), sn->weights + w->offset, &s,
-                       r->scratch);
+        const float *x = conv_input(sn, r, nd, mode, &s);
+        conv2d_forward(slot_mut(r, nd->dst), x, sn->weights + w->offset, &s, r->scratch);
         break;
     }
     case NODE_BN:
@@ -223,7 +258,9 @@ static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
         break;
     case NODE_SPLIT:
         split_forward(split_first_skipped(sn, r->g, i) ? NULL : slot_mut(r, nd->dst),
-                      slot_mut(r, nd->dst2), slot(r, nd->src), ca,
+                      split_second_read_through(sn, r->g, nd->dst2, mode) >= 0
+                          ? NULL : slot_mut(r, nd->dst2),
+                      slot(r, nd->src), ca,
                       width_eval(nd->b, r->in, r->out, r->mid), n, hw);
         break;
     case NODE_CONCAT:
@@ -290,8 +327,8 @@ static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const st
                           buffer_ptr(sn, bn->buffer + 2 * set + 1), (float)sn->def.bn_eps,
                           s.cout);
     struct conv2d_epilogue ep = {scale, shift, bn->relu};
-    conv2d_forward_ep(slot_mut(r, bn->dst), slot(r, conv->src), sn->weights + w->offset, &s,
-                      r->scratch, &ep);
+    const float *x = conv_input(sn, r, conv, FORWARD_EVAL, &s);
+    conv2d_forward_ep(slot_mut(r, bn->dst), x, sn->weights + w->offset, &s, r->scratch, &ep);
 }
 
 /* Records that rows x cols of parameter p received a gradient. */

@@ -37,6 +37,11 @@ double conv2d_macs(const struct conv2d_shape *s)
            * (s->cin / s->groups) * s->k * s->k;
 }
 
+size_t conv2d_in_image(const struct conv2d_shape *s)
+{
+    return s->in_image ? s->in_image : (size_t)s->cin * s->h * s->w;
+}
+
 static void check_shape(const struct conv2d_shape *s)
 {
     assert(s->n > 0 && s->cin > 0 && s->cout > 0 && s->groups > 0);
@@ -44,6 +49,7 @@ static void check_shape(const struct conv2d_shape *s)
     assert(s->cin / s->groups <= s->wcin);
     assert(s->k > 0 && s->stride > 0 && s->pad >= 0);
     assert(conv2d_out_h(s) > 0 && conv2d_out_w(s) > 0);
+    assert(conv2d_in_image(s) >= (size_t)s->cin * s->h * s->w);
 }
 
 static int is_depthwise(const struct conv2d_shape *s)
@@ -130,7 +136,8 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
 #pragma omp for schedule(static)
         for (int img = 0; img < s->n; img++)
             for (int g = 0; g < s->groups; g++) {
-                const float *x = inp + ((size_t)img * s->cin + (size_t)g * cin_g) * s->h * s->w;
+                const float *x = inp + (size_t)img * conv2d_in_image(s)
+                                 + (size_t)g * cin_g * s->h * s->w;
                 float *y = out + ((size_t)img * s->cout + (size_t)g * cout_g) * ohw;
                 if (needs_im2col(s)) {
                     im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
@@ -193,6 +200,7 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
                      const struct conv2d_shape *s, float *scratch)
 {
     check_shape(s);
+    assert(s->in_image == 0 || s->in_image == (size_t)s->cin * s->h * s->w);  /* forward only */
     if (is_depthwise(s)) {
         conv2d_depthwise_backward(dinp, dweight, dout, inp, weight, s, scratch);
         return;

@@ -243,6 +243,7 @@ void depthwise_planes_forward(float *out, const float *inp, const float *weight,
     const struct dw_geom g = dw_geom(s);
     const size_t ldw = (size_t)s->wcin * s->k * s->k, planes = (size_t)s->n * s->cin;
     const size_t per_thread = conv2d_depthwise_scratch_floats(s);
+    const size_t in_image = conv2d_in_image(s);
 
 #pragma omp parallel
     {
@@ -251,13 +252,13 @@ void depthwise_planes_forward(float *out, const float *inp, const float *weight,
         memset(ph, 0, g.phases * sizeof(float));  /* the padding, for good */
 #pragma omp for schedule(static)
         for (size_t p = 0; p < planes; p++) {
-            phases_exchange(ph, (float *)(inp + p * g.h * g.w), &g, GATHER);
-            taps_forward(wide, ph, weight + (p % (size_t)s->cin) * ldw, &g);
+            /* plane p is channel ch of image img */
+            const size_t img = p / (size_t)s->cin, ch = p % (size_t)s->cin;
+            phases_exchange(ph, (float *)(inp + img * in_image + ch * g.h * g.w), &g, GATHER);
+            taps_forward(wide, ph, weight + ch * ldw, &g);
             float *y = out + p * g.oh * g.ow;
             rows_copy(y, (size_t)g.ow, wide, (size_t)g.wq, g.oh, g.ow);
             if (ep) {
-                /* plane p is channel p % cin of its image */
-                const size_t ch = p % (size_t)s->cin;
                 struct conv2d_epilogue one = {ep->scale + ch, ep->shift + ch, ep->relu};
                 conv2d_apply_epilogue(y, 1, g.oh * g.ow, &one);
             }

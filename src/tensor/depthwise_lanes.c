@@ -169,6 +169,7 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
     const size_t ldw = (size_t)s->wcin * taps, hw = (size_t)g.h * g.w;
     const size_t ohw = (size_t)g.oh * g.ow, per_thread = depthwise_lanes_scratch_floats(s);
     const long items = (long)groups * s->n;
+    const size_t in_image = conv2d_in_image(s);
 
 #pragma omp parallel
     {
@@ -187,7 +188,7 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
                 weights_in(wt, weight, ldw, c0, nc, taps);
                 have = grp;
             }
-            planes_in(tile, inp + ((size_t)img * c + c0) * hw, nc, pos, &g);
+            planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, pos, &g);
             taps_lanes(res, tile, wt, ep, c0, nc, &g);
             planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g);
         }
