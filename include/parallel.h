@@ -10,6 +10,7 @@
 #ifndef MUTATORD_PARALLEL_H
 #define MUTATORD_PARALLEL_H
 
+#include <omp.h>
 #include <stddef.h>
 
 /* Sets the number of OpenMP threads the ops use (threads <= 0: as many as
@@ -39,5 +40,26 @@ static inline void parallel_range(size_t total, int part, int nparts,
     *begin = p * base + (p < extra ? p : extra);
     *end = *begin + base + (p < extra ? 1 : 0);
 }
+
+/* Calls fn(args..., t, begin, end) for the ranges of [0, count) that
+ * parallel_range gives the threads t of a new team, or once for all of it
+ * (t = 0) on the calling thread when `worth` is false or inside another
+ * parallel region: evaluation runs the ops of its chunks within one, where
+ * a nested team of a single thread would still cost a system call per op. */
+#define PARALLEL_RANGES(count, worth, fn, ...)                                      \
+    do {                                                                           \
+        const size_t count_ = (count);                                             \
+        if (!(worth) || omp_in_parallel()) {                                       \
+            fn(__VA_ARGS__, 0, 0, count_);                                         \
+        } else {                                                                   \
+            _Pragma("omp parallel")                                                \
+            {                                                                      \
+                size_t begin_, end_;                                               \
+                const int t_ = omp_get_thread_num();                               \
+                parallel_range(count_, t_, omp_get_num_threads(), &begin_, &end_); \
+                fn(__VA_ARGS__, t_, begin_, end_);                                 \
+            }                                                                      \
+        }                                                                          \
+    } while (0)
 
 #endif

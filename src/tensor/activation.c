@@ -2,16 +2,22 @@
  * activation.c - ReLU.
  */
 #include "activation.h"
+#include "parallel.h"
 #include "simd.h"
 
 /* Below this many elements a parallel region costs more than it saves. */
 #define PARALLEL_MIN 32768
 
+static void relu_range(float *out, const float *inp, int t, size_t begin, size_t end)
+{
+    (void)t;
+    for (size_t i = begin; i < end; i++)
+        out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+}
+
 void relu_forward(float *out, const float *inp, size_t count)
 {
-#pragma omp parallel for schedule(static) if (count >= PARALLEL_MIN)
-    for (size_t i = 0; i < count; i++)
-        out[i] = inp[i] > 0.0f ? inp[i] : 0.0f;
+    PARALLEL_RANGES(count, count >= PARALLEL_MIN, relu_range, out, inp);
 }
 
 void relu_backward_inplace(float *dout, const float *out, size_t count)

@@ -8,6 +8,7 @@
  */
 #include "batchnorm.h"
 #include "activation.h"
+#include "parallel.h"
 #include "simd.h"
 
 #include <assert.h>
@@ -229,21 +230,28 @@ void batchnorm_eval_affine(float *scale, float *shift, const float *gamma, const
         eval_affine(&scale[ch], &shift[ch], gamma, beta, running_mean, running_var, eps, ch);
 }
 
-void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
-                            const float *beta, const float *running_mean,
-                            const float *running_var, float eps,
-                            const struct bn_shape *s)
+static void eval_channels(float *out, const float *inp, const float *gamma, const float *beta,
+                          const float *running_mean, const float *running_var, float eps,
+                          const struct bn_shape *s, int t, size_t begin, size_t end)
 {
+    (void)t;
     const size_t chw = (size_t)s->c * s->hw;
-
-#pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < s->c; ch++) {
+    for (int ch = (int)begin; ch < (int)end; ch++) {
         float scale, shift;
         eval_affine(&scale, &shift, gamma, beta, running_mean, running_var, eps, ch);
         for (int img = 0; img < s->n; img++)
             affine_plane(out + img * chw + (size_t)ch * s->hw, inp + img * chw + (size_t)ch * s->hw,
                          s->hw, scale, shift, s->relu);
     }
+}
+
+void batchnorm_forward_eval(float *out, const float *inp, const float *gamma,
+                            const float *beta, const float *running_mean,
+                            const float *running_var, float eps,
+                            const struct bn_shape *s)
+{
+    PARALLEL_RANGES((size_t)s->c, 1, eval_channels, out, inp, gamma, beta, running_mean,
+                    running_var, eps, s);
 }
 
 void batchnorm_calib_reset(struct bn_calib *calib, int c)

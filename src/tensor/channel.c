@@ -4,22 +4,23 @@
  * copy_channels and reused with and without accumulation.
  */
 #include "channel.h"
+#include "parallel.h"
 
 #include <assert.h>
 #include <string.h>
 
 #define PARALLEL_MIN 32768
 
-/* dst[:, dst_off + i] (=|+=) src[:, src_off + i] for i < count, per image. */
-static void copy_channels(float *dst, int dst_c, int dst_off, const float *src,
-                          int src_c, int src_off, int count, int n, int hw,
-                          int accumulate)
+/* copy_channels on images [begin, end). */
+static void copy_images(float *dst, int dst_c, int dst_off, const float *src, int src_c,
+                        int src_off, int count, int hw, int accumulate, int t, size_t begin,
+                        size_t end)
 {
+    (void)t;
     const size_t block = (size_t)count * hw;
-#pragma omp parallel for schedule(static) if (block * n >= PARALLEL_MIN)
-    for (int img = 0; img < n; img++) {
-        float *d = dst + ((size_t)img * dst_c + dst_off) * hw;
-        const float *s = src + ((size_t)img * src_c + src_off) * hw;
+    for (size_t img = begin; img < end; img++) {
+        float *d = dst + (img * dst_c + dst_off) * hw;
+        const float *s = src + (img * src_c + src_off) * hw;
         if (accumulate) {
             for (size_t i = 0; i < block; i++)
                 d[i] += s[i];
@@ -27,6 +28,15 @@ static void copy_channels(float *dst, int dst_c, int dst_off, const float *src,
             memcpy(d, s, sizeof(float) * block);
         }
     }
+}
+
+/* dst[:, dst_off + i] (=|+=) src[:, src_off + i] for i < count, per image. */
+static void copy_channels(float *dst, int dst_c, int dst_off, const float *src,
+                          int src_c, int src_off, int count, int n, int hw,
+                          int accumulate)
+{
+    PARALLEL_RANGES((size_t)n, (size_t)count * hw * n >= PARALLEL_MIN, copy_images, dst, dst_c,
+                    dst_off, src, src_c, src_off, count, hw, accumulate);
 }
 
 void concat_forward(float *out, const float *a, int ca, const float *b, int cb,
@@ -76,14 +86,13 @@ static int shuffled_source(int o, int ca, int c, int groups, int *ch)
  * a (a_c channels per image, the first ca used) and b (N, cb, HW): whole =
  * shuffle([a, b]), or the inverse, each part added to (accumulate_*) or
  * written; the parts are written only by the inverse. */
-static void concat_shuffle_move(float *whole, float *a, int a_c, int ca, float *b, int cb, int n,
-                                int hw, int groups, int inverse, int accumulate_a,
-                                int accumulate_b)
+static void shuffle_images(float *whole, float *a, int a_c, int ca, float *b, int cb, int hw,
+                           int groups, int inverse, int accumulate_a, int accumulate_b, int t,
+                           size_t begin, size_t end)
 {
+    (void)t;
     const int c = ca + cb;
-    assert(groups > 0 && c % groups == 0 && a_c >= ca);
-#pragma omp parallel for schedule(static) if ((size_t)n * c * hw >= PARALLEL_MIN)
-    for (int img = 0; img < n; img++)
+    for (size_t img = begin; img < end; img++)
         for (int o = 0; o < c; o++) {
             int ch;
             const int in_b = shuffled_source(o, ca, c, groups, &ch);
@@ -98,6 +107,16 @@ static void concat_shuffle_move(float *whole, float *a, int a_c, int ca, float *
             else
                 memcpy(part, plane, sizeof(float) * (size_t)hw);
         }
+}
+
+static void concat_shuffle_move(float *whole, float *a, int a_c, int ca, float *b, int cb, int n,
+                                int hw, int groups, int inverse, int accumulate_a,
+                                int accumulate_b)
+{
+    const int c = ca + cb;
+    assert(groups > 0 && c % groups == 0 && a_c >= ca);
+    PARALLEL_RANGES((size_t)n, (size_t)n * c * hw >= PARALLEL_MIN, shuffle_images, whole, a, a_c,
+                    ca, b, cb, hw, groups, inverse, accumulate_a, accumulate_b);
 }
 
 void concat_shuffle_forward(float *out, const float *a, int a_c, int ca, const float *b, int cb,
@@ -126,11 +145,17 @@ void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw, int 
     concat_shuffle_move((float *)dout, dinp, c, c, NULL, 0, n, hw, groups, 1, accumulate, 0);
 }
 
+static void add_range(float *out, const float *a, const float *b, int t, size_t begin,
+                      size_t end)
+{
+    (void)t;
+    for (size_t i = begin; i < end; i++)
+        out[i] = a[i] + b[i];
+}
+
 void add_forward(float *out, const float *a, const float *b, size_t count)
 {
-#pragma omp parallel for schedule(static) if (count >= PARALLEL_MIN)
-    for (size_t i = 0; i < count; i++)
-        out[i] = a[i] + b[i];
+    PARALLEL_RANGES(count, count >= PARALLEL_MIN, add_range, out, a, b);
 }
 
 void add_backward(float *da, float *db, const float *dout, size_t count)

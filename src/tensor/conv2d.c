@@ -109,53 +109,55 @@ void conv2d_apply_epilogue(float *y, int c, int ohw, const struct conv2d_epilogu
                      ep->shift[ch], ep->relu);
 }
 
+/* Images [begin, end) of a dense forward pass, on thread t's scratch. */
+static void dense_forward_images(float *out, const float *inp, const float *weight,
+                                 const struct conv2d_shape *s, float *scratch,
+                                 const struct conv2d_epilogue *ep, int t, size_t begin,
+                                 size_t end)
+{
+    if (begin == end)
+        return;
+    const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), ohw = oh * ow;
+    const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
+    const int kg = cin_g * s->k * s->k, ldw = s->wcin * s->k * s->k;
+    const struct dense_scratch_layout l = dense_layout(s);
+    float *col = scratch + l.per_thread * (size_t)t;
+    /* Ungrouped, the weight may be copied with unit rows for the product's
+     * sake (gemm_small_columns), once per thread: a small part of one
+     * image's product. */
+    const struct gemm_operand w1 =
+        s->groups == 1 ? gemm_small_columns(weight, (size_t)ldw, s->cout, kg, ohw, col + 2 * l.col)
+                       : (struct gemm_operand){weight, (size_t)ldw, 1};
+    for (size_t img = begin; img < end; img++)
+        for (int g = 0; g < s->groups; g++) {
+            const float *x = inp + img * conv2d_in_image(s) + (size_t)g * cin_g * s->h * s->w;
+            float *y = out + (img * s->cout + (size_t)g * cout_g) * ohw;
+            if (needs_im2col(s)) {
+                im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
+                x = col;
+            }
+            /* The epilogue while the block is in registers. */
+            struct conv2d_epilogue ep_g;
+            if (ep)
+                ep_g = (struct conv2d_epilogue){ep->scale + (size_t)g * cout_g,
+                                                ep->shift + (size_t)g * cout_g, ep->relu};
+            const struct gemm_operand wg =
+                s->groups == 1 ? w1
+                               : (struct gemm_operand){weight + (size_t)g * cout_g * ldw,
+                                                       (size_t)ldw, 1};
+            gemm_small_ep(cout_g, ohw, kg, wg, x, (size_t)ohw, y, (size_t)ohw, ep ? &ep_g : NULL);
+        }
+}
+
 void conv2d_forward_ep(float *out, const float *inp, const float *weight,
                        const struct conv2d_shape *s, float *scratch,
                        const struct conv2d_epilogue *ep)
 {
     check_shape(s);
-    if (is_depthwise(s)) {
+    if (is_depthwise(s))
         conv2d_depthwise_forward(out, inp, weight, s, scratch, ep);
-        return;
-    }
-    const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), ohw = oh * ow;
-    const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
-    const int kg = cin_g * s->k * s->k, ldw = s->wcin * s->k * s->k;
-    const struct dense_scratch_layout l = dense_layout(s);
-
-#pragma omp parallel
-    {
-        float *col = scratch + l.per_thread * (size_t)omp_get_thread_num();
-        /* Ungrouped, the weight may be copied with unit rows for the
-         * product's sake (gemm_small_columns), once per thread: a small
-         * part of one image's product. */
-        const struct gemm_operand w1 =
-            s->groups == 1 ? gemm_small_columns(weight, (size_t)ldw, s->cout, kg, ohw,
-                                                col + 2 * l.col)
-                           : (struct gemm_operand){weight, (size_t)ldw, 1};
-#pragma omp for schedule(static)
-        for (int img = 0; img < s->n; img++)
-            for (int g = 0; g < s->groups; g++) {
-                const float *x = inp + (size_t)img * conv2d_in_image(s)
-                                 + (size_t)g * cin_g * s->h * s->w;
-                float *y = out + ((size_t)img * s->cout + (size_t)g * cout_g) * ohw;
-                if (needs_im2col(s)) {
-                    im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
-                    x = col;
-                }
-                /* The epilogue while the block is in registers. */
-                struct conv2d_epilogue ep_g;
-                if (ep)
-                    ep_g = (struct conv2d_epilogue){ep->scale + (size_t)g * cout_g,
-                                                    ep->shift + (size_t)g * cout_g, ep->relu};
-                const struct gemm_operand wg =
-                    s->groups == 1 ? w1
-                                   : (struct gemm_operand){weight + (size_t)g * cout_g * ldw,
-                                                           (size_t)ldw, 1};
-                gemm_small_ep(cout_g, ohw, kg, wg, x, (size_t)ohw, y, (size_t)ohw,
-                              ep ? &ep_g : NULL);
-            }
-    }
+    else
+        PARALLEL_RANGES((size_t)s->n, 1, dense_forward_images, out, inp, weight, s, scratch, ep);
 }
 
 /* One image's contribution: its weight gradient into the thread's partial

@@ -28,6 +28,7 @@
 #include "conv2d_depthwise.h"
 #include "alloc.h"
 #include "im2col.h"
+#include "parallel.h"
 #include "simd.h"
 
 #include <assert.h>
@@ -236,34 +237,38 @@ void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
         depthwise_planes_forward(out, inp, weight, s, scratch, ep);
 }
 
+/* Planes [begin, end) of the forward pass (image-major), on thread t's
+ * scratch. */
+static void planes_range(float *out, const float *inp, const float *weight,
+                         const struct conv2d_shape *s, float *scratch,
+                         const struct conv2d_epilogue *ep, int t, size_t begin, size_t end)
+{
+    if (begin == end)
+        return;
+    const struct dw_geom g = dw_geom(s);
+    const size_t ldw = (size_t)s->wcin * s->k * s->k, in_image = conv2d_in_image(s);
+    float *ph = scratch + conv2d_depthwise_scratch_floats(s) * (size_t)t;
+    float *wide = ph + 2 * g.phases;
+    memset(ph, 0, g.phases * sizeof(float));  /* the padding, for good */
+    for (size_t p = begin; p < end; p++) {
+        /* plane p is channel ch of image img */
+        const size_t img = p / (size_t)s->cin, ch = p % (size_t)s->cin;
+        phases_exchange(ph, (float *)(inp + img * in_image + ch * g.h * g.w), &g, GATHER);
+        taps_forward(wide, ph, weight + ch * ldw, &g);
+        float *y = out + p * g.oh * g.ow;
+        rows_copy(y, (size_t)g.ow, wide, (size_t)g.wq, g.oh, g.ow);
+        if (ep) {
+            struct conv2d_epilogue one = {ep->scale + ch, ep->shift + ch, ep->relu};
+            conv2d_apply_epilogue(y, 1, g.oh * g.ow, &one);
+        }
+    }
+}
+
 void depthwise_planes_forward(float *out, const float *inp, const float *weight,
                               const struct conv2d_shape *s, float *scratch,
                               const struct conv2d_epilogue *ep)
 {
-    const struct dw_geom g = dw_geom(s);
-    const size_t ldw = (size_t)s->wcin * s->k * s->k, planes = (size_t)s->n * s->cin;
-    const size_t per_thread = conv2d_depthwise_scratch_floats(s);
-    const size_t in_image = conv2d_in_image(s);
-
-#pragma omp parallel
-    {
-        float *ph = scratch + per_thread * (size_t)omp_get_thread_num();
-        float *wide = ph + 2 * g.phases;
-        memset(ph, 0, g.phases * sizeof(float));  /* the padding, for good */
-#pragma omp for schedule(static)
-        for (size_t p = 0; p < planes; p++) {
-            /* plane p is channel ch of image img */
-            const size_t img = p / (size_t)s->cin, ch = p % (size_t)s->cin;
-            phases_exchange(ph, (float *)(inp + img * in_image + ch * g.h * g.w), &g, GATHER);
-            taps_forward(wide, ph, weight + ch * ldw, &g);
-            float *y = out + p * g.oh * g.ow;
-            rows_copy(y, (size_t)g.ow, wide, (size_t)g.wq, g.oh, g.ow);
-            if (ep) {
-                struct conv2d_epilogue one = {ep->scale + ch, ep->shift + ch, ep->relu};
-                conv2d_apply_epilogue(y, 1, g.oh * g.ow, &one);
-            }
-        }
-    }
+    PARALLEL_RANGES((size_t)s->n * s->cin, 1, planes_range, out, inp, weight, s, scratch, ep);
 }
 
 void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,

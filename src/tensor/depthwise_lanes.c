@@ -17,8 +17,7 @@
 #include <string.h>
 
 #ifdef SIMD_HAVE_AVX512
-#include <omp.h>
-
+#include "parallel.h"
 #include "transpose.h"
 #endif
 
@@ -158,41 +157,45 @@ taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_e
         }
 }
 
+/* Items [begin, end) of the forward pass (group-major, so that a thread's
+ * items share weights), on thread t's scratch. */
+static void lanes_items(float *out, const float *inp, const float *weight,
+                        const struct conv2d_shape *s, float *scratch,
+                        const struct conv2d_epilogue *ep, int t, size_t begin, size_t end)
+{
+    if (begin == end)
+        return;
+    const struct lanes_geom g = lanes_geom(s);
+    const int c = s->cin, taps = s->k * s->k;
+    const size_t ldw = (size_t)s->wcin * taps, hw = (size_t)g.h * g.w;
+    const size_t ohw = (size_t)g.oh * g.ow, in_image = conv2d_in_image(s);
+    float *tile = scratch + depthwise_lanes_scratch_floats(s) * (size_t)t;
+    float *res = tile + g.tile, *wt = res + g.out;
+    int *pos = (int *)(wt + (size_t)taps * LANES);
+    int have = -1;   /* the group whose weights wt holds */
+    memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
+    tile_pixels(pos, &g);
+    for (size_t it = begin; it < end; it++) {
+        const int grp = (int)(it / (size_t)s->n), img = (int)(it % (size_t)s->n);
+        const int c0 = grp * LANES, nc = c - c0 < LANES ? c - c0 : LANES;
+        if (grp != have) {
+            weights_in(wt, weight, ldw, c0, nc, taps);
+            have = grp;
+        }
+        planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, pos, &g);
+        taps_lanes(res, tile, wt, ep, c0, nc, &g);
+        planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g);
+    }
+}
+
 int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
                             const struct conv2d_shape *s, float *scratch,
                             const struct conv2d_epilogue *ep)
 {
     if (!simd_avx512())
         return 0;
-    const struct lanes_geom g = lanes_geom(s);
-    const int c = s->cin, groups = (c + LANES - 1) / LANES, taps = s->k * s->k;
-    const size_t ldw = (size_t)s->wcin * taps, hw = (size_t)g.h * g.w;
-    const size_t ohw = (size_t)g.oh * g.ow, per_thread = depthwise_lanes_scratch_floats(s);
-    const long items = (long)groups * s->n;
-    const size_t in_image = conv2d_in_image(s);
-
-#pragma omp parallel
-    {
-        float *tile = scratch + per_thread * (size_t)omp_get_thread_num();
-        float *res = tile + g.tile, *wt = res + g.out;
-        int *pos = (int *)(wt + (size_t)taps * LANES);
-        int have = -1;   /* the group whose weights wt holds */
-        memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
-        tile_pixels(pos, &g);
-#pragma omp for schedule(static)
-        for (long it = 0; it < items; it++) {
-            /* group-major, so that a thread's items share weights */
-            const int grp = (int)(it / s->n), img = (int)(it % s->n);
-            const int c0 = grp * LANES, nc = c - c0 < LANES ? c - c0 : LANES;
-            if (grp != have) {
-                weights_in(wt, weight, ldw, c0, nc, taps);
-                have = grp;
-            }
-            planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, pos, &g);
-            taps_lanes(res, tile, wt, ep, c0, nc, &g);
-            planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g);
-        }
-    }
+    const size_t groups = ((size_t)s->cin + LANES - 1) / LANES;
+    PARALLEL_RANGES(groups * (size_t)s->n, 1, lanes_items, out, inp, weight, s, scratch, ep);
     return 1;
 }
 #else

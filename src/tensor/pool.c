@@ -3,22 +3,28 @@
  * parallel over (image, channel) planes.
  */
 #include "pool.h"
+#include "parallel.h"
 
 #include <assert.h>
 #include <math.h>
 #include <stddef.h>
 
-void global_avgpool_forward(float *out, const float *inp, int n, int c, int hw)
+static void global_avgpool_planes(float *out, const float *inp, int hw, int t, size_t begin,
+                                  size_t end)
 {
-    const size_t planes = (size_t)n * c;
-#pragma omp parallel for schedule(static)
-    for (size_t p = 0; p < planes; p++) {
+    (void)t;
+    for (size_t p = begin; p < end; p++) {
         const float *x = inp + p * hw;
         double sum = 0.0;
         for (int i = 0; i < hw; i++)
             sum += (double)x[i];
         out[p] = (float)(sum / hw);
     }
+}
+
+void global_avgpool_forward(float *out, const float *inp, int n, int c, int hw)
+{
+    PARALLEL_RANGES((size_t)n * c, 1, global_avgpool_planes, out, inp, hw);
 }
 
 void global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw)
@@ -75,19 +81,24 @@ static void check_pool(const struct pool_shape *s)
     assert(pool_out_h(s) > 0 && pool_out_w(s) > 0);
 }
 
-void maxpool_forward(float *out, const float *inp, const struct pool_shape *s)
+static void maxpool_planes(float *out, const float *inp, const struct pool_shape *s, int t,
+                           size_t begin, size_t end)
 {
-    check_pool(s);
+    (void)t;
     const int oh = pool_out_h(s), ow = pool_out_w(s);
-    const size_t planes = (size_t)s->n * s->c;
-#pragma omp parallel for schedule(static)
-    for (size_t p = 0; p < planes; p++) {
+    for (size_t p = begin; p < end; p++) {
         const float *x = inp + p * s->h * s->w;
         float *y = out + p * oh * ow;
         for (int oy = 0; oy < oh; oy++)
             for (int ox = 0; ox < ow; ox++)
                 y[oy * ow + ox] = x[window_argmax(x, s, oy, ox)];
     }
+}
+
+void maxpool_forward(float *out, const float *inp, const struct pool_shape *s)
+{
+    check_pool(s);
+    PARALLEL_RANGES((size_t)s->n * s->c, 1, maxpool_planes, out, inp, s);
 }
 
 void maxpool_backward(float *dinp, const float *dout, const float *inp,
@@ -107,14 +118,13 @@ void maxpool_backward(float *dinp, const float *dout, const float *inp,
     }
 }
 
-void avgpool_forward(float *out, const float *inp, const struct pool_shape *s)
+static void avgpool_planes(float *out, const float *inp, const struct pool_shape *s, int t,
+                           size_t begin, size_t end)
 {
-    check_pool(s);
+    (void)t;
     const int oh = pool_out_h(s), ow = pool_out_w(s);
-    const size_t planes = (size_t)s->n * s->c;
     const float inv = 1.0f / (float)(s->k * s->k);
-#pragma omp parallel for schedule(static)
-    for (size_t p = 0; p < planes; p++) {
+    for (size_t p = begin; p < end; p++) {
         const float *x = inp + p * s->h * s->w;
         float *y = out + p * oh * ow;
         for (int oy = 0; oy < oh; oy++) {
@@ -129,6 +139,12 @@ void avgpool_forward(float *out, const float *inp, const struct pool_shape *s)
             }
         }
     }
+}
+
+void avgpool_forward(float *out, const float *inp, const struct pool_shape *s)
+{
+    check_pool(s);
+    PARALLEL_RANGES((size_t)s->n * s->c, 1, avgpool_planes, out, inp, s);
 }
 
 void avgpool_backward(float *dinp, const float *dout, const struct pool_shape *s)
