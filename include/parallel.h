@@ -41,25 +41,47 @@ static inline void parallel_range(size_t total, int part, int nparts,
     *end = *begin + base + (p < extra ? 1 : 0);
 }
 
-/* Calls fn(args..., t, begin, end) for the ranges of [0, count) that
- * parallel_range gives the threads t of a new team, or once for all of it
- * (t = 0) on the calling thread when `worth` is false or inside another
- * parallel region: evaluation runs the ops of its chunks within one, where
- * a nested team of a single thread would still cost a system call per op. */
-#define PARALLEL_RANGES(count, worth, fn, ...)                                      \
-    do {                                                                           \
-        const size_t count_ = (count);                                             \
-        if (!(worth) || omp_in_parallel()) {                                       \
-            fn(__VA_ARGS__, 0, 0, count_);                                         \
-        } else {                                                                   \
-            _Pragma("omp parallel")                                                \
-            {                                                                      \
-                size_t begin_, end_;                                               \
-                const int t_ = omp_get_thread_num();                               \
-                parallel_range(count_, t_, omp_get_num_threads(), &begin_, &end_); \
-                fn(__VA_ARGS__, t_, begin_, end_);                                 \
-            }                                                                      \
-        }                                                                          \
+/* The size of the ranges PARALLEL_RANGES hands out for count items: about
+ * four per thread. */
+static inline size_t parallel_step(size_t count, int threads)
+{
+    const size_t step = count / (4 * (size_t)threads);
+    return step > 0 ? step : 1;
+}
+
+/* Calls fn(args..., t, begin, end) on ranges [begin, end) that together
+ * cover [0, count) once: on the threads t of a new team, which take the
+ * next range as they finish one (a thread slowed down by its neighbours on
+ * a shared machine takes fewer, instead of keeping the others waiting at
+ * the end), or once for all of it (t = 0) on the calling thread when
+ * `worth` is false or inside another parallel region: evaluation runs the
+ * ops of its chunks within one, where a nested team of a single thread
+ * would still cost a system call per op. fn's results must not depend on
+ * how the items are cut into ranges. */
+#define PARALLEL_RANGES(count, worth, fn, ...)                                          \
+    do {                                                                               \
+        const size_t count_ = (count);                                                 \
+        if (!(worth) || omp_in_parallel()) {                                           \
+            fn(__VA_ARGS__, 0, 0, count_);                                             \
+        } else {                                                                       \
+            const size_t step_ = parallel_step(count_, parallel_threads());            \
+            size_t next_ = 0;                                                          \
+            _Pragma("omp parallel")                                                    \
+            {                                                                          \
+                const int t_ = omp_get_thread_num();                                   \
+                for (;;) {                                                             \
+                    size_t begin_;                                                     \
+                    _Pragma("omp atomic capture")                                      \
+                    {                                                                  \
+                        begin_ = next_;                                                \
+                        next_ += step_;                                                \
+                    }                                                                  \
+                    if (begin_ >= count_)                                              \
+                        break;                                                         \
+                    fn(__VA_ARGS__, t_, begin_, count_ - begin_ < step_ ? count_ : begin_ + step_); \
+                }                                                                      \
+            }                                                                          \
+        }                                                                              \
     } while (0)
 
 #endif

@@ -68,17 +68,14 @@ static void plane_sqdev(double *restrict acc, const float *restrict x, int hw, f
     lanes_flush(acc, lane);
 }
 
-void batchnorm_forward_train(float *out, float *mean, float *var,
-                             const float *inp, const float *gamma,
-                             const float *beta, float eps,
-                             const struct bn_shape *s)
+static void train_channels(float *out, float *mean, float *var, const float *inp,
+                           const float *gamma, const float *beta, float eps,
+                           const struct bn_shape *s, int t, size_t begin, size_t end)
 {
+    (void)t;
     const size_t chw = (size_t)s->c * s->hw;
     const double count = (double)s->n * s->hw;
-    assert(count > 0);
-
-#pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < s->c; ch++) {
+    for (int ch = (int)begin; ch < (int)end; ch++) {
         const float *x0 = inp + (size_t)ch * s->hw;
         double acc[BN_LANES] = {0};
         for (int img = 0; img < s->n; img++)
@@ -96,6 +93,15 @@ void batchnorm_forward_train(float *out, float *mean, float *var,
             affine_plane(out + img * chw + (size_t)ch * s->hw, x0 + img * chw, s->hw, scale,
                          shift, s->relu);
     }
+}
+
+void batchnorm_forward_train(float *out, float *mean, float *var,
+                             const float *inp, const float *gamma,
+                             const float *beta, float eps,
+                             const struct bn_shape *s)
+{
+    assert(s->n > 0 && s->hw > 0);
+    PARALLEL_RANGES((size_t)s->c, 1, train_channels, out, mean, var, inp, gamma, beta, eps, s);
 }
 
 /* The gradient reaching the BN through its ReLU: dy where the output is
