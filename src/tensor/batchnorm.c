@@ -172,18 +172,16 @@ static void plane_grad_input(float *dx, const float *dy, const float *x, const f
         grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 0, 0);
 }
 
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
-                        const float *dout, const float *inp, const float *out,
-                        const float *gamma, const float *mean, const float *var, float eps,
-                        const struct bn_shape *s)
+static void backward_channels(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                              const float *inp, const float *out, const float *gamma,
+                              const float *mean, const float *var, float eps,
+                              const struct bn_shape *s, int t, size_t begin, size_t end)
 {
+    (void)t;
     const size_t chw = (size_t)s->c * s->hw;
     const double count = (double)s->n * s->hw;
-    assert(!s->relu || out != NULL);
     const float *mask = s->relu ? out : NULL;
-
-#pragma omp parallel for schedule(static)
-    for (int ch = 0; ch < s->c; ch++) {
+    for (int ch = (int)begin; ch < (int)end; ch++) {
         const size_t at = (size_t)ch * s->hw;
         const float m = mean[ch];
         const float rstd = 1.0f / sqrtf(var[ch] + eps);
@@ -207,6 +205,16 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
                              mask ? mask + img * chw + at : NULL, s->hw, m, k, mean_dy, c,
                              s->overwrite);
     }
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
+                        const float *dout, const float *inp, const float *out,
+                        const float *gamma, const float *mean, const float *var, float eps,
+                        const struct bn_shape *s)
+{
+    assert(!s->relu || out != NULL);
+    PARALLEL_RANGES((size_t)s->c, 1, backward_channels, dinp, dgamma, dbeta, dout, inp, out,
+                    gamma, mean, var, eps, s);
 }
 
 void batchnorm_running_update(float *running_mean, float *running_var,
