@@ -41,47 +41,73 @@ static inline void parallel_range(size_t total, int part, int nparts,
     *end = *begin + base + (p < extra ? 1 : 0);
 }
 
-/* The size of the ranges PARALLEL_RANGES hands out for count items: about
- * four per thread. */
-static inline size_t parallel_step(size_t count, int threads)
+/* Work cut into ranges, PARALLEL_RANGES_PER_THREAD per thread, in blocks:
+ * thread t takes the ranges of block t in order, then the next ranges of
+ * the other blocks. A thread thus keeps the same part of the batch from op
+ * to op (its caches hold it) unless another thread is slower: on a shared
+ * machine one vCPU often is, and with fixed shares the other waited for it
+ * at every op's end. */
+enum { PARALLEL_RANGES_PER_THREAD = 8, PARALLEL_MAX_THREADS = 256 };
+
+struct parallel_cursor {
+    int threads;                        /* blocks */
+    int next[PARALLEL_MAX_THREADS];     /* block b's next range */
+};
+
+static inline void parallel_cursor_init(struct parallel_cursor *c)
 {
-    const size_t step = count / (4 * (size_t)threads);
-    return step > 0 ? step : 1;
+    c->threads = parallel_threads();
+    for (int b = 0; b < c->threads; b++)
+        c->next[b] = b * PARALLEL_RANGES_PER_THREAD;
+}
+
+/* The number of ranges a cursor hands out. */
+static inline int parallel_cursor_ranges(const struct parallel_cursor *c)
+{
+    return PARALLEL_RANGES_PER_THREAD * c->threads;
+}
+
+/* The next range for thread t, or -1 when none is left. */
+static inline int parallel_cursor_take(struct parallel_cursor *c, int t)
+{
+    for (int k = 0; k < c->threads; k++) {
+        const int b = (t + k) % c->threads;
+        int r;
+#pragma omp atomic capture
+        r = c->next[b]++;
+        if (r < (b + 1) * PARALLEL_RANGES_PER_THREAD)
+            return r;
+    }
+    return -1;
 }
 
 /* Calls fn(args..., t, begin, end) on ranges [begin, end) that together
- * cover [0, count) once: on the threads t of a new team, which take the
- * next range as they finish one (a thread slowed down by its neighbours on
- * a shared machine takes fewer, instead of keeping the others waiting at
- * the end), or once for all of it (t = 0) on the calling thread when
- * `worth` is false or inside another parallel region: evaluation runs the
- * ops of its chunks within one, where a nested team of a single thread
+ * cover [0, count) once: on the threads t of a new team, handed out by a
+ * parallel_cursor, or once for all of it (t = 0) on the calling thread
+ * when `worth` is false or inside another parallel region: evaluation runs
+ * the ops of its chunks within one, where a nested team of a single thread
  * would still cost a system call per op. fn's results must not depend on
  * how the items are cut into ranges. */
-#define PARALLEL_RANGES(count, worth, fn, ...)                                          \
-    do {                                                                               \
-        const size_t count_ = (count);                                                 \
-        if (!(worth) || omp_in_parallel()) {                                           \
-            fn(__VA_ARGS__, 0, 0, count_);                                             \
-        } else {                                                                       \
-            const size_t step_ = parallel_step(count_, parallel_threads());            \
-            size_t next_ = 0;                                                          \
-            _Pragma("omp parallel")                                                    \
-            {                                                                          \
-                const int t_ = omp_get_thread_num();                                   \
-                for (;;) {                                                             \
-                    size_t begin_;                                                     \
-                    _Pragma("omp atomic capture")                                      \
-                    {                                                                  \
-                        begin_ = next_;                                                \
-                        next_ += step_;                                                \
-                    }                                                                  \
-                    if (begin_ >= count_)                                              \
-                        break;                                                         \
-                    fn(__VA_ARGS__, t_, begin_, count_ - begin_ < step_ ? count_ : begin_ + step_); \
-                }                                                                      \
-            }                                                                          \
-        }                                                                              \
+#define PARALLEL_RANGES(count, worth, fn, ...)                                     \
+    do {                                                                          \
+        const size_t count_ = (count);                                            \
+        if (!(worth) || omp_in_parallel()) {                                      \
+            fn(__VA_ARGS__, 0, 0, count_);                                        \
+        } else {                                                                  \
+            struct parallel_cursor cursor_;                                       \
+            parallel_cursor_init(&cursor_);                                       \
+            const int ranges_ = parallel_cursor_ranges(&cursor_);                 \
+            _Pragma("omp parallel")                                               \
+            {                                                                     \
+                const int t_ = omp_get_thread_num();                              \
+                for (int r_; (r_ = parallel_cursor_take(&cursor_, t_)) >= 0;) {   \
+                    size_t begin_, end_;                                          \
+                    parallel_range(count_, r_, ranges_, &begin_, &end_);          \
+                    if (begin_ < end_)                                            \
+                        fn(__VA_ARGS__, t_, begin_, end_);                        \
+                }                                                                 \
+            }                                                                     \
+        }                                                                         \
     } while (0)
 
 #endif

@@ -64,10 +64,16 @@ static int needs_im2col(const struct conv2d_shape *s)
     return !(s->k == 1 && s->stride == 1 && s->pad == 0);
 }
 
+/* Backward takes the batch in a parallel_cursor's ranges; each range's
+ * weight gradient is a partial of its own, added in range order: the bits
+ * depend on the thread count only, not on which thread took which range. */
+enum { RANGES_PER_THREAD = PARALLEL_RANGES_PER_THREAD };
+
 /* Per-thread scratch of the dense path: the column matrix, its gradient,
- * the thread's partial weight gradient (in the forward pass, the weight
- * with unit rows if the product prefers it: gemm_small_columns), and the
- * weight-gradient product's transposed columns. */
+ * RANGES_PER_THREAD partial weight gradients (in the forward pass the
+ * first holds the weight with unit rows if the product prefers it:
+ * gemm_small_columns), and the weight-gradient product's transposed
+ * columns. */
 struct dense_scratch_layout {
     size_t col;      /* floats of one column matrix */
     size_t dweight;  /* floats of one partial weight gradient */
@@ -83,8 +89,16 @@ static struct dense_scratch_layout dense_layout(const struct conv2d_shape *s)
     l.col = needs_im2col(s) ? (size_t)kg * ohw : 0;
     l.dweight = (size_t)s->cout * kg;
     l.bt = gemm_small_nt_floats(kg, ohw);
-    l.per_thread = floats_whole_lines(2 * l.col + l.dweight + l.bt);
+    l.per_thread = floats_whole_lines(2 * l.col + RANGES_PER_THREAD * l.dweight + l.bt);
     return l;
+}
+
+/* Range r's partial weight gradient: in the scratch of thread
+ * r / RANGES_PER_THREAD. */
+static float *partial_dweight(float *scratch, const struct dense_scratch_layout *l, int r)
+{
+    return scratch + l->per_thread * (size_t)(r / RANGES_PER_THREAD) + 2 * l->col
+           + (size_t)(r % RANGES_PER_THREAD) * l->dweight;
 }
 
 size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads)
@@ -109,25 +123,17 @@ void conv2d_apply_epilogue(float *y, int c, int ohw, const struct conv2d_epilogu
                      ep->shift[ch], ep->relu);
 }
 
-/* Images [begin, end) of a dense forward pass, on thread t's scratch. */
+/* Images [begin, end) of a dense forward pass, on thread t's scratch; w1
+ * is the weight as an operand when ungrouped. */
 static void dense_forward_images(float *out, const float *inp, const float *weight,
-                                 const struct conv2d_shape *s, float *scratch,
-                                 const struct conv2d_epilogue *ep, int t, size_t begin,
-                                 size_t end)
+                                 const struct gemm_operand *w1, const struct conv2d_shape *s,
+                                 float *scratch, const struct conv2d_epilogue *ep, int t,
+                                 size_t begin, size_t end)
 {
-    if (begin == end)
-        return;
     const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), ohw = oh * ow;
     const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
     const int kg = cin_g * s->k * s->k, ldw = s->wcin * s->k * s->k;
-    const struct dense_scratch_layout l = dense_layout(s);
-    float *col = scratch + l.per_thread * (size_t)t;
-    /* Ungrouped, the weight may be copied with unit rows for the product's
-     * sake (gemm_small_columns), once per thread: a small part of one
-     * image's product. */
-    const struct gemm_operand w1 =
-        s->groups == 1 ? gemm_small_columns(weight, (size_t)ldw, s->cout, kg, ohw, col + 2 * l.col)
-                       : (struct gemm_operand){weight, (size_t)ldw, 1};
+    float *col = scratch + dense_layout(s).per_thread * (size_t)t;
     for (size_t img = begin; img < end; img++)
         for (int g = 0; g < s->groups; g++) {
             const float *x = inp + img * conv2d_in_image(s) + (size_t)g * cin_g * s->h * s->w;
@@ -142,7 +148,7 @@ static void dense_forward_images(float *out, const float *inp, const float *weig
                 ep_g = (struct conv2d_epilogue){ep->scale + (size_t)g * cout_g,
                                                 ep->shift + (size_t)g * cout_g, ep->relu};
             const struct gemm_operand wg =
-                s->groups == 1 ? w1
+                s->groups == 1 ? *w1
                                : (struct gemm_operand){weight + (size_t)g * cout_g * ldw,
                                                        (size_t)ldw, 1};
             gemm_small_ep(cout_g, ohw, kg, wg, x, (size_t)ohw, y, (size_t)ohw, ep ? &ep_g : NULL);
@@ -154,10 +160,20 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
                        const struct conv2d_epilogue *ep)
 {
     check_shape(s);
-    if (is_depthwise(s))
+    if (is_depthwise(s)) {
         conv2d_depthwise_forward(out, inp, weight, s, scratch, ep);
-    else
-        PARALLEL_RANGES((size_t)s->n, 1, dense_forward_images, out, inp, weight, s, scratch, ep);
+        return;
+    }
+    /* Ungrouped, the weight may be copied with unit rows for the product's
+     * sake (gemm_small_columns), once per call, into room of the first
+     * thread's that no forward pass uses otherwise; every thread reads it. */
+    const struct dense_scratch_layout l = dense_layout(s);
+    const int kg = s->cin * s->k * s->k, ldw = s->wcin * s->k * s->k;
+    const struct gemm_operand w1 =
+        s->groups == 1 ? gemm_small_columns(weight, (size_t)ldw, s->cout, kg,
+                                            conv2d_out_h(s) * conv2d_out_w(s), scratch + 2 * l.col)
+                       : (struct gemm_operand){weight, (size_t)ldw, 1};
+    PARALLEL_RANGES((size_t)s->n, 1, dense_forward_images, out, inp, weight, &w1, s, scratch, ep);
 }
 
 /* One image's contribution: its weight gradient into the thread's partial
@@ -213,31 +229,33 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
     const size_t in_image = (size_t)s->cin * s->h * s->w;
     const size_t out_image = (size_t)s->cout * ohw;
 
+    struct parallel_cursor cursor;
+    parallel_cursor_init(&cursor);
+    const int ranges = parallel_cursor_ranges(&cursor);
 #pragma omp parallel
     {
         const int t = omp_get_thread_num(), nt = omp_get_num_threads();
         assert(nt <= parallel_threads());
         float *col = scratch + l.per_thread * (size_t)t;
         float *dcol = col + l.col;
-        float *dw = dcol + l.col;
-        float *bt = dw + l.dweight;
-        memset(dw, 0, sizeof(float) * l.dweight);
-
-        size_t begin, end;
-        parallel_range((size_t)s->n, t, nt, &begin, &end);
-        for (size_t img = begin; img < end; img++)
-            dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol, bt,
-                                 dout + img * out_image, inp + img * in_image,
-                                 weight, s);
+        float *bt = dcol + l.col + RANGES_PER_THREAD * l.dweight;
+        for (int r; (r = parallel_cursor_take(&cursor, t)) >= 0;) {
+            float *dw = partial_dweight(scratch, &l, r);
+            memset(dw, 0, sizeof(float) * l.dweight);
+            size_t begin, end;
+            parallel_range((size_t)s->n, r, ranges, &begin, &end);
+            for (size_t img = begin; img < end; img++)
+                dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol, bt,
+                                     dout + img * out_image, inp + img * in_image, weight, s);
+        }
 #pragma omp barrier
-        /* Add the partials to dweight row by row, always in thread order. */
+        /* Add the partials to dweight row by row, always in range order. */
         size_t row_begin, row_end;
         parallel_range((size_t)s->cout, t, nt, &row_begin, &row_end);
-        for (size_t r = row_begin; r < row_end; r++) {
-            float *dst = dweight + r * (size_t)ldw;
-            for (int tt = 0; tt < nt; tt++) {
-                const float *src = scratch + l.per_thread * (size_t)tt + 2 * l.col
-                                   + r * (size_t)kg;
+        for (size_t row = row_begin; row < row_end; row++) {
+            float *dst = dweight + row * (size_t)ldw;
+            for (int r = 0; r < ranges; r++) {
+                const float *src = partial_dweight(scratch, &l, r) + row * (size_t)kg;
                 for (int j = 0; j < kg; j++)
                     dst[j] += src[j];
             }

@@ -32,7 +32,6 @@
 #include "simd.h"
 
 #include <assert.h>
-#include <omp.h>
 #include <string.h>
 
 enum { DW_BLOCK = 16, DW_MAX_K = 11 };
@@ -271,48 +270,55 @@ void depthwise_planes_forward(float *out, const float *inp, const float *weight,
     PARALLEL_RANGES((size_t)s->n * s->cin, 1, planes_range, out, inp, weight, s, scratch, ep);
 }
 
-void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
-                               const float *inp, const float *weight,
-                               const struct conv2d_shape *s, float *scratch)
+/* Channels [begin, end) of the backward pass, on thread t's scratch. A
+ * channel's weight gradient comes from its own planes only, so the bits do
+ * not depend on the cut. */
+static void backward_channels(float *dinp, float *dweight, const float *dout, const float *inp,
+                              const float *weight, const struct conv2d_shape *s, float *scratch,
+                              int t, size_t begin, size_t end)
 {
+    if (begin == end)
+        return;
     const struct dw_geom g = dw_geom(s);
     const int c = s->cin, taps = s->k * s->k;
     const size_t ldw = (size_t)s->wcin * taps;
     const size_t in_plane = (size_t)g.h * g.w, out_plane = (size_t)g.oh * g.ow;
-    const size_t per_thread = conv2d_depthwise_scratch_floats(s);
-
-#pragma omp parallel
-    {
-        float *ph = scratch + per_thread * (size_t)omp_get_thread_num();
-        float *dph = ph + g.phases;
-        float *dwide = dph + g.phases + g.front;
-        float *part = dwide - g.front + wide_floats(&g);
-        /* The padding of the phases, and the wide gradient outside its
-         * outputs, stay 0 for the whole call. */
-        memset(ph, 0, g.phases * sizeof(float));
-        memset(dwide - g.front, 0, wide_floats(&g) * sizeof(float));
-#pragma omp for schedule(static)
-        for (int ch = 0; ch < c; ch++) {
-            const float *wk = weight + (size_t)ch * ldw;
-            memset(part, 0, (size_t)taps * DW_BLOCK * sizeof(float));
-            for (int img = 0; img < s->n; img++) {
-                size_t p = (size_t)img * c + ch;
-                phases_exchange(ph, (float *)(inp + p * in_plane), &g, GATHER);
-                rows_copy(dwide, (size_t)g.wq, dout + p * out_plane, (size_t)g.ow, g.oh, g.ow);
-                taps_weight_grad(part, dwide, ph, &g);
-                if (dinp) {
-                    taps_input_grad(dph, dwide, wk, &g);
-                    phases_exchange(dph, dinp + p * in_plane, &g,
-                                    s->overwrite ? SCATTER_SET : SCATTER_ADD);
-                }
-            }
-            float *dwk = dweight + (size_t)ch * ldw;
-            for (int t = 0; t < taps; t++) {
-                float sum = 0.0f;
-                for (int j = 0; j < DW_BLOCK; j++)
-                    sum += part[(size_t)t * DW_BLOCK + j];
-                dwk[t] += sum;
+    float *ph = scratch + conv2d_depthwise_scratch_floats(s) * (size_t)t;
+    float *dph = ph + g.phases;
+    float *dwide = dph + g.phases + g.front;
+    float *part = dwide - g.front + wide_floats(&g);
+    /* The padding of the phases, and the wide gradient outside its
+     * outputs, stay 0 for the whole call. */
+    memset(ph, 0, g.phases * sizeof(float));
+    memset(dwide - g.front, 0, wide_floats(&g) * sizeof(float));
+    for (int ch = (int)begin; ch < (int)end; ch++) {
+        const float *wk = weight + (size_t)ch * ldw;
+        memset(part, 0, (size_t)taps * DW_BLOCK * sizeof(float));
+        for (int img = 0; img < s->n; img++) {
+            size_t p = (size_t)img * c + ch;
+            phases_exchange(ph, (float *)(inp + p * in_plane), &g, GATHER);
+            rows_copy(dwide, (size_t)g.wq, dout + p * out_plane, (size_t)g.ow, g.oh, g.ow);
+            taps_weight_grad(part, dwide, ph, &g);
+            if (dinp) {
+                taps_input_grad(dph, dwide, wk, &g);
+                phases_exchange(dph, dinp + p * in_plane, &g,
+                                s->overwrite ? SCATTER_SET : SCATTER_ADD);
             }
         }
+        float *dwk = dweight + (size_t)ch * ldw;
+        for (int k = 0; k < taps; k++) {
+            float sum = 0.0f;
+            for (int j = 0; j < DW_BLOCK; j++)
+                sum += part[(size_t)k * DW_BLOCK + j];
+            dwk[k] += sum;
+        }
     }
+}
+
+void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
+                               const float *inp, const float *weight,
+                               const struct conv2d_shape *s, float *scratch)
+{
+    PARALLEL_RANGES((size_t)s->cin, 1, backward_channels, dinp, dweight, dout, inp, weight, s,
+                    scratch);
 }

@@ -12,14 +12,17 @@ void parallel_init(int threads)
     /* A parallel region inside another runs on its one thread: evaluation
      * gives each thread whole images and calls the ops from there. */
     omp_set_max_active_levels(1);
-    if (threads > 0)
-        omp_set_num_threads(threads);
+    if (threads <= 0)
+        threads = omp_get_max_threads();
+    /* (the ops' cursors have room for this many: parallel.h) */
+    omp_set_num_threads(threads < PARALLEL_MAX_THREADS ? threads : PARALLEL_MAX_THREADS);
     openblas_set_num_threads(1);
 }
 
 int parallel_threads(void)
 {
-    return omp_get_max_threads();
+    const int threads = omp_get_max_threads();
+    return threads < PARALLEL_MAX_THREADS ? threads : PARALLEL_MAX_THREADS;
 }
 
 const char *parallel_blas_core(void)
