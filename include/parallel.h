@@ -4,8 +4,9 @@
  * One level of parallelism at a time: the ops run OpenMP regions over the
  * batch or the channels and call BLAS single-threaded inside them. Loops are
  * partitioned by output so no two threads write the same address, and every
- * reduction across threads is summed in thread order, so the same inputs at
- * the same thread count always give the same bits.
+ * reduction across threads is summed in a fixed order (of threads, or of
+ * the ranges below), so the same inputs at the same thread count always
+ * give the same bits.
  */
 #ifndef MUTATORD_PARALLEL_H
 #define MUTATORD_PARALLEL_H
