@@ -82,9 +82,22 @@ static inline int parallel_cursor_take(struct parallel_cursor *c, int t)
     return -1;
 }
 
+/* The next range [begin, end) of [0, count) for thread t, in a cursor's
+ * cut (range r is parallel_range's part r of parallel_cursor_ranges); its
+ * r, or -1 when none is left. */
+static inline int parallel_cursor_next(struct parallel_cursor *c, int t, size_t count,
+                                       size_t *begin, size_t *end)
+{
+    const int r = parallel_cursor_take(c, t);
+    if (r >= 0)
+        parallel_range(count, r, parallel_cursor_ranges(c), begin, end);
+    return r;
+}
+
 /* Calls fn(args..., t, begin, end) on ranges [begin, end) that together
- * cover [0, count) once: on the threads t of a new team, handed out by a
- * parallel_cursor, or once for all of it (t = 0) on the calling thread
+ * cover [0, count) once, none empty: on the threads t of a new team,
+ * handed out by a parallel_cursor, or once for all of it (t = 0) on the
+ * calling thread
  * when `worth` is false or inside another parallel region: evaluation runs
  * the ops of its chunks within one, where a nested team of a single thread
  * would still cost a system call per op. fn's results must not depend on
@@ -93,20 +106,18 @@ static inline int parallel_cursor_take(struct parallel_cursor *c, int t)
     do {                                                                          \
         const size_t count_ = (count);                                            \
         if (!(worth) || omp_in_parallel()) {                                      \
-            fn(__VA_ARGS__, 0, 0, count_);                                        \
+            if (count_ > 0)                                                       \
+                fn(__VA_ARGS__, 0, 0, count_);                                    \
         } else {                                                                  \
             struct parallel_cursor cursor_;                                       \
             parallel_cursor_init(&cursor_);                                       \
-            const int ranges_ = parallel_cursor_ranges(&cursor_);                 \
             _Pragma("omp parallel")                                               \
             {                                                                     \
                 const int t_ = omp_get_thread_num();                              \
-                for (int r_; (r_ = parallel_cursor_take(&cursor_, t_)) >= 0;) {   \
-                    size_t begin_, end_;                                          \
-                    parallel_range(count_, r_, ranges_, &begin_, &end_);          \
+                size_t begin_, end_;                                              \
+                while (parallel_cursor_next(&cursor_, t_, count_, &begin_, &end_) >= 0) \
                     if (begin_ < end_)                                            \
                         fn(__VA_ARGS__, t_, begin_, end_);                        \
-                }                                                                 \
             }                                                                     \
         }                                                                         \
     } while (0)

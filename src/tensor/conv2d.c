@@ -64,14 +64,9 @@ static int needs_im2col(const struct conv2d_shape *s)
     return !(s->k == 1 && s->stride == 1 && s->pad == 0);
 }
 
-/* Backward takes the batch in a parallel_cursor's ranges; each range's
- * weight gradient is a partial of its own, added in range order: the bits
- * depend on the thread count only, not on which thread took which range. */
-enum { RANGES_PER_THREAD = PARALLEL_RANGES_PER_THREAD };
-
 /* Per-thread scratch of the dense path: the column matrix, its gradient,
- * RANGES_PER_THREAD partial weight gradients (in the forward pass the
- * first holds the weight with unit rows if the product prefers it:
+ * PARALLEL_RANGES_PER_THREAD partial weight gradients (in the forward pass
+ * the first holds the weight with unit rows if the product prefers it:
  * gemm_small_columns), and the weight-gradient product's transposed
  * columns. */
 struct dense_scratch_layout {
@@ -89,16 +84,17 @@ static struct dense_scratch_layout dense_layout(const struct conv2d_shape *s)
     l.col = needs_im2col(s) ? (size_t)kg * ohw : 0;
     l.dweight = (size_t)s->cout * kg;
     l.bt = gemm_small_nt_floats(kg, ohw);
-    l.per_thread = floats_whole_lines(2 * l.col + RANGES_PER_THREAD * l.dweight + l.bt);
+    l.per_thread =
+        floats_whole_lines(2 * l.col + PARALLEL_RANGES_PER_THREAD * l.dweight + l.bt);
     return l;
 }
 
 /* Range r's partial weight gradient: in the scratch of thread
- * r / RANGES_PER_THREAD. */
+ * r / PARALLEL_RANGES_PER_THREAD. */
 static float *partial_dweight(float *scratch, const struct dense_scratch_layout *l, int r)
 {
-    return scratch + l->per_thread * (size_t)(r / RANGES_PER_THREAD) + 2 * l->col
-           + (size_t)(r % RANGES_PER_THREAD) * l->dweight;
+    return scratch + l->per_thread * (size_t)(r / PARALLEL_RANGES_PER_THREAD) + 2 * l->col
+           + (size_t)(r % PARALLEL_RANGES_PER_THREAD) * l->dweight;
 }
 
 size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads)
@@ -238,12 +234,14 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
         assert(nt <= parallel_threads());
         float *col = scratch + l.per_thread * (size_t)t;
         float *dcol = col + l.col;
-        float *bt = dcol + l.col + RANGES_PER_THREAD * l.dweight;
-        for (int r; (r = parallel_cursor_take(&cursor, t)) >= 0;) {
+        float *bt = dcol + l.col + PARALLEL_RANGES_PER_THREAD * l.dweight;
+        /* Each range's weight gradient is a partial of its own, added in
+         * range order below: the bits depend on the thread count only,
+         * not on which thread took which range. */
+        size_t begin, end;
+        for (int r; (r = parallel_cursor_next(&cursor, t, (size_t)s->n, &begin, &end)) >= 0;) {
             float *dw = partial_dweight(scratch, &l, r);
             memset(dw, 0, sizeof(float) * l.dweight);
-            size_t begin, end;
-            parallel_range((size_t)s->n, r, ranges, &begin, &end);
             for (size_t img = begin; img < end; img++)
                 dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol, bt,
                                      dout + img * out_image, inp + img * in_image, weight, s);

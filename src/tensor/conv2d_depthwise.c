@@ -242,8 +242,6 @@ static void planes_range(float *out, const float *inp, const float *weight,
                          const struct conv2d_shape *s, float *scratch,
                          const struct conv2d_epilogue *ep, int t, size_t begin, size_t end)
 {
-    if (begin == end)
-        return;
     const struct dw_geom g = dw_geom(s);
     const size_t ldw = (size_t)s->wcin * s->k * s->k, in_image = conv2d_in_image(s);
     float *ph = scratch + conv2d_depthwise_scratch_floats(s) * (size_t)t;
@@ -277,8 +275,6 @@ static void backward_channels(float *dinp, float *dweight, const float *dout, co
                               const float *weight, const struct conv2d_shape *s, float *scratch,
                               int t, size_t begin, size_t end)
 {
-    if (begin == end)
-        return;
     const struct dw_geom g = dw_geom(s);
     const int c = s->cin, taps = s->k * s->k;
     const size_t ldw = (size_t)s->wcin * taps;

@@ -163,8 +163,6 @@ static void lanes_items(float *out, const float *inp, const float *weight,
                         const struct conv2d_shape *s, float *scratch,
                         const struct conv2d_epilogue *ep, int t, size_t begin, size_t end)
 {
-    if (begin == end)
-        return;
     const struct lanes_geom g = lanes_geom(s);
     const int c = s->cin, taps = s->k * s->k;
     const size_t ldw = (size_t)s->wcin * taps, hw = (size_t)g.h * g.w;
