@@ -37,6 +37,18 @@ void batchnorm_forward_train(float *out, float *mean, float *var,
                              const float *beta, float eps,
                              const struct bn_shape *s);
 
+/* The moments of one plane of hw values, as batchnorm_forward_train takes
+ * them: moments[0] = their sum, moments[1] = their squared deviations from
+ * (float)(sum / hw). A producer of the BN's input can take them while a
+ * plane is in cache. */
+void batchnorm_plane_moments(double *moments, const float *x, int hw);
+
+/* batchnorm_forward_train with the moments of inp's planes given (the
+ * same bits): moments (N, C, 2), plane (img, ch) at 2 * (img * C + ch). */
+void batchnorm_forward_train_moments(float *out, float *mean, float *var, const float *inp,
+                                     const double *moments, const float *gamma,
+                                     const float *beta, float eps, const struct bn_shape *s);
+
 /* Gradients of batchnorm_forward_train (with its ReLU when s->relu),
  * accumulated (+=).
  * dinp: (N, C, HW) or NULL; dgamma, dbeta: (C); dout, inp: (N, C, HW);

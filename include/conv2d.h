@@ -60,12 +60,16 @@ size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads);
 void conv2d_forward(float *out, const float *inp, const float *weight,
                     const struct conv2d_shape *s, float *scratch);
 
-/* A per-output-channel affine map and optional ReLU applied to each
- * image's output as soon as it is computed (an evaluation-mode batch norm
- * folded into the convolution): out = out * scale[c] + shift[c]. */
+/* What is done with each image's output as soon as it is computed: a
+ * per-output-channel affine map and optional ReLU (an evaluation-mode
+ * batch norm folded into the convolution): out = out * scale[c] +
+ * shift[c]; and/or the moments of each output plane for the training-mode
+ * batch norm that reads it (batchnorm_plane_moments; then the BN makes no
+ * pass of its own over the output for them). */
 struct conv2d_epilogue {
-    const float *scale, *shift;   /* (cout) */
+    const float *scale, *shift;   /* (cout), or NULL: no affine map */
     int relu;
+    double *moments;              /* (N, cout, 2), or NULL */
 };
 
 /* conv2d_forward, then the epilogue (which may be NULL). */

@@ -4,6 +4,7 @@
  * reduced width), and exact calibration statistics that do not depend on
  * how the calibration set is cut into batches.
  */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -227,6 +228,75 @@ static void test_fused_relu(void **state)
         floats_free(bufs[i]);
 }
 
+/* Moments taken by a producer (batchnorm_plane_moments, plane by plane)
+ * give the bits of the BN taking them itself, over plane sizes around the
+ * summing lanes' width and with the ReLU. */
+static void test_given_moments(void **state)
+{
+    (void)state;
+    const int hws[] = {1, 15, 16, 17, 49, 196};
+    for (size_t h = 0; h < sizeof hws / sizeof *hws; h++) {
+        struct bn_shape s = {.n = 5, .c = 3, .hw = hws[h], .relu = (int)h % 2};
+        const size_t count = (size_t)s.n * s.c * s.hw, c = (size_t)s.c;
+        float *inp = random_floats(count, 51 + h, 2.0f);
+        float *gamma = random_floats(c, 52, 0.5f), *beta = random_floats(c, 53, 0.5f);
+        float *out0 = floats_alloc(count), *out1 = floats_alloc(count);
+        float *mean0 = floats_alloc(c), *var0 = floats_alloc(c);
+        float *mean1 = floats_alloc(c), *var1 = floats_alloc(c);
+        double *moments = test_malloc(2 * (size_t)s.n * c * sizeof *moments);
+        for (size_t p = 0; p < (size_t)s.n * c; p++)
+            batchnorm_plane_moments(moments + 2 * p, inp + p * (size_t)s.hw, s.hw);
+        batchnorm_forward_train(out0, mean0, var0, inp, gamma, beta, EPS, &s);
+        batchnorm_forward_train_moments(out1, mean1, var1, inp, moments, gamma, beta, EPS, &s);
+        assert_memory_equal(out0, out1, count * sizeof(float));
+        assert_memory_equal(mean0, mean1, c * sizeof(float));
+        assert_memory_equal(var0, var1, c * sizeof(float));
+        /* and in place */
+        batchnorm_forward_train_moments(inp, mean1, var1, inp, moments, gamma, beta, EPS, &s);
+        assert_memory_equal(out0, inp, count * sizeof(float));
+        float *bufs[] = {inp, gamma, beta, out0, out1, mean0, var0, mean1, var1};
+        for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+            floats_free(bufs[i]);
+        test_free(moments);
+    }
+}
+
+/* A channel of large mean and small spread, its planes of different
+ * means: the variance as a double-precision two-pass reference gives it
+ * (a sum of squares minus the squared mean would lose it all in float). */
+static void test_large_mean_variance(void **state)
+{
+    (void)state;
+    struct bn_shape s = {.n = 7, .c = 2, .hw = 49};
+    const size_t count = (size_t)s.n * s.c * s.hw;
+    float *inp = random_floats(count, 61, 1.0f);
+    for (int img = 0; img < s.n; img++)
+        for (int i = 0; i < s.hw; i++) {
+            inp[((size_t)img * s.c) * s.hw + i] += 1000.0f + 0.5f * (float)img;
+            inp[((size_t)img * s.c + 1) * s.hw + i] *= 1e-3f;
+        }
+    float gamma[2] = {1.0f, 1.0f}, beta[2] = {0.0f, 0.0f}, mean[2], var[2];
+    float *out = floats_alloc(count);
+    batchnorm_forward_train(out, mean, var, inp, gamma, beta, EPS, &s);
+    for (int ch = 0; ch < s.c; ch++) {
+        double m = 0.0, v = 0.0;
+        for (int img = 0; img < s.n; img++)
+            for (int i = 0; i < s.hw; i++)
+                m += (double)inp[((size_t)img * s.c + ch) * s.hw + i];
+        m /= (double)s.n * s.hw;
+        for (int img = 0; img < s.n; img++)
+            for (int i = 0; i < s.hw; i++) {
+                double d = (double)inp[((size_t)img * s.c + ch) * s.hw + i] - m;
+                v += d * d;
+            }
+        v /= (double)s.n * s.hw;
+        assert_true(fabs((double)mean[ch] - m) <= 1e-6 * fabs(m));
+        assert_true(fabs((double)var[ch] - v) <= 1e-5 * v);
+    }
+    floats_free(inp);
+    floats_free(out);
+}
+
 int main(void)
 {
     parallel_init(0);
@@ -237,6 +307,8 @@ int main(void)
         cmocka_unit_test(test_calibration_ignores_batching),
         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_fused_relu),
+        cmocka_unit_test(test_given_moments),
+        cmocka_unit_test(test_large_mean_variance),
     };
     return cmocka_run_group_tests_name("batchnorm", tests, NULL, NULL);
 }

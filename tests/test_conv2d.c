@@ -3,7 +3,8 @@
  * differences (full and reduced width, dense, 1x1, grouped and depthwise),
  * and for determinism across runs at the same thread count; the small
  * products underneath against a plain double-precision product; the two
- * depthwise forward kernels against each other, bit for bit.
+ * depthwise forward kernels against each other, bit for bit; the output
+ * planes' moments an epilogue takes for a batch norm.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include "../src/tensor/gemm_small.h"
 #include "activation.h"
 #include "alloc.h"
+#include "batchnorm.h"
 #include "conv2d.h"
 #include "fixture.h"
 #include "gradcheck.h"
@@ -227,9 +229,9 @@ static float uniform(uint64_t *state)
 static double product(const float *c0, const float *a, size_t ar, size_t ac, const float *b,
                       size_t br, size_t bc, int k, int i, int j, size_t ldc)
 {
-    double sum = c0 ? c0[(size_t)i * ldc + j] : 0.0;
+    double sum = c0 ? (double)c0[(size_t)i * ldc + j] : 0.0;
     for (int p = 0; p < k; p++)
-        sum += (double)a[(size_t)i * ar + (size_t)p * ac] * b[(size_t)p * br + (size_t)j * bc];
+        sum += (double)a[(size_t)i * ar + (size_t)p * ac] * (double)b[(size_t)p * br + (size_t)j * bc];
     return sum;
 }
 
@@ -284,7 +286,7 @@ static void test_gemm_small_shapes(void **state)
                     shift[i] = uniform(&seed);
                 }
                 for (int relu = 0; relu < 2; relu++) {
-                    struct conv2d_epilogue ep = {scale, shift, relu};
+                    struct conv2d_epilogue ep = {scale, shift, relu, NULL};
                     const struct gemm_operand op = {a, lda, 1};
                     gemm_small(m, n, k, op, b, ldb, c0, ldc, 0);
                     for (int i = 0; i < m; i++)
@@ -404,7 +406,7 @@ static void test_depthwise_kernels_agree(void **state)
                             scale[i] = uniform(&seed);
                             shift[i] = uniform(&seed);
                         }
-                        struct conv2d_epilogue ep = {scale, shift, ep_kind == 2};
+                        struct conv2d_epilogue ep = {scale, shift, ep_kind == 2, NULL};
                         const struct conv2d_epilogue *e = ep_kind ? &ep : NULL;
                         conv2d_forward_ep(lanes, x, w, &s, scratch, e);
                         depthwise_planes_forward(planes, x, w, &s, scratch, e);
@@ -412,6 +414,58 @@ static void test_depthwise_kernels_agree(void **state)
                         floats_free(x); floats_free(w); floats_free(scale); floats_free(shift);
                         floats_free(lanes); floats_free(planes); floats_free(scratch);
                     }
+}
+
+/* The moments an epilogue takes are those of the output planes it wrote,
+ * bit for bit, through each kernel (dense 1x1 and 3x3, grouped, both
+ * depthwise ones), with the affine map on and off. */
+static void test_epilogue_moments(void **state)
+{
+    (void)state;
+    const struct conv2d_shape shapes[] = {
+        {.n = 5, .cin = 6, .cout = 20, .wcin = 6, .h = 7, .w = 7, .k = 1, .stride = 1, .groups = 1},
+        {.n = 3, .cin = 6, .cout = 5, .wcin = 6, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1,
+         .groups = 1},
+        {.n = 3, .cin = 8, .cout = 4, .wcin = 4, .h = 6, .w = 6, .k = 3, .stride = 1, .pad = 1,
+         .groups = 2},
+        {.n = 4, .cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 1, .pad = 2,
+         .groups = 20},
+        {.n = 3, .cin = 33, .cout = 33, .wcin = 1, .h = 7, .w = 7, .k = 3, .stride = 2, .pad = 1,
+         .groups = 33},
+    };
+    uint64_t seed = 17;
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+        for (int run = 0; run < 4; run++) {
+            const struct conv2d_shape s = shapes[si];
+            const int planes = run & 1, affine = run >> 1;
+            if (planes && s.groups != s.cin)
+                continue;
+            const size_t weights = (size_t)s.cout * s.wcin * s.k * s.k, out = out_count(&s);
+            const int ohw = conv2d_out_h(&s) * conv2d_out_w(&s);
+            const size_t nplanes = (size_t)s.n * s.cout;
+            float *x = floats_alloc(in_count(&s)), *w = floats_alloc(weights);
+            float *y = floats_alloc(out), *scratch = scratch_for(&s);
+            float *scale = floats_alloc((size_t)s.cout), *shift = floats_alloc((size_t)s.cout);
+            double *got = test_malloc(2 * nplanes * sizeof *got);
+            for (size_t i = 0; i < in_count(&s); i++)
+                x[i] = uniform(&seed);
+            for (size_t i = 0; i < weights; i++)
+                w[i] = uniform(&seed);
+            for (int i = 0; i < s.cout; i++) {
+                scale[i] = uniform(&seed);
+                shift[i] = uniform(&seed);
+            }
+            struct conv2d_epilogue ep = {affine ? scale : NULL, affine ? shift : NULL, 1, got};
+            (planes ? depthwise_planes_forward : conv2d_forward_ep)(y, x, w, &s, scratch, &ep);
+            for (size_t p = 0; p < nplanes; p++) {
+                double want[2];
+                batchnorm_plane_moments(want, y + p * (size_t)ohw, ohw);
+                assert_memory_equal(got + 2 * p, want, sizeof want);
+            }
+            floats_free(x); floats_free(w); floats_free(y); floats_free(scratch);
+            floats_free(scale); floats_free(shift);
+            test_free(got);
+        }
 }
 
 int main(void)
@@ -433,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_gemm_small_shapes),
         cmocka_unit_test(test_depthwise_kernels_agree),
         cmocka_unit_test(test_input_in_wider_tensor),
+        cmocka_unit_test(test_epilogue_moments),
     };
     return cmocka_run_group_tests_name("conv2d", tests, NULL, NULL);
 }

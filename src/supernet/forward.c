@@ -208,8 +208,11 @@ static const float *conv_input(const struct supernet *sn, const struct cell_run 
     return slot(r, sp->src) + (size_t)ca * hw;
 }
 
-static void bn_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
-                       enum forward_mode mode)
+/* A BN node on its input slot, or in training and calibration on `inp`
+ * (which may be its output) with its planes' moments taken by the
+ * producer when moments is not NULL. */
+static void bn_forward_on(struct supernet *sn, const struct cell_run *r, const struct node *nd,
+                          enum forward_mode mode, const float *inp, const double *moments)
 {
     int set = sn->arch.bn_set;
     struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst),
@@ -222,10 +225,13 @@ static void bn_forward(struct supernet *sn, const struct cell_run *r, const stru
     float *out = slot_mut(r, nd->dst);
     long count = (long)s.n * s.hw;
     if (mode == FORWARD_EVAL) {
-        batchnorm_forward_eval(out, slot(r, nd->src), gamma, beta, rmean, rvar, eps, &s);
+        batchnorm_forward_eval(out, inp, gamma, beta, rmean, rvar, eps, &s);
     } else {
         float *mean = bn_mean(sn, nd), *var = bn_var(sn, nd);
-        batchnorm_forward_train(out, mean, var, slot(r, nd->src), gamma, beta, eps, &s);
+        if (moments)
+            batchnorm_forward_train_moments(out, mean, var, inp, moments, gamma, beta, eps, &s);
+        else
+            batchnorm_forward_train(out, mean, var, inp, gamma, beta, eps, &s);
         if (mode == FORWARD_TRAIN) {
             batchnorm_running_update(rmean, rvar, mean, var, s.c, count, (float)sn->def.bn_momentum);
         } else {
@@ -236,6 +242,12 @@ static void bn_forward(struct supernet *sn, const struct cell_run *r, const stru
             sn->calib_count[nd->stat] = calib.count;
         }
     }
+}
+
+static void bn_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
+                       enum forward_mode mode)
+{
+    bn_forward_on(sn, r, nd, mode, slot(r, nd->src), NULL);
 }
 
 static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
@@ -326,9 +338,27 @@ static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const st
                           buffer_ptr(sn, bn->buffer + 2 * set),
                           buffer_ptr(sn, bn->buffer + 2 * set + 1), (float)sn->def.bn_eps,
                           s.cout);
-    struct conv2d_epilogue ep = {scale, shift, bn->relu};
+    struct conv2d_epilogue ep = {scale, shift, bn->relu, NULL};
     const float *x = conv_input(sn, r, conv, FORWARD_EVAL, &s);
     conv2d_forward_ep(slot_mut(r, bn->dst), x, sn->weights + w->offset, &s, r->scratch, &ep);
+}
+
+/* In training and calibration a convolution takes the moments of its
+ * output planes for the BN after it as it writes them (in cache), so that
+ * the BN's only pass is its affine map. Calibration keeps no BN input for
+ * a backward pass: the convolution writes straight into the BN's slot and
+ * the BN works in place there. Same bits as the two nodes run apart. */
+static void conv_bn_train(struct supernet *sn, const struct cell_run *r, const struct node *conv,
+                          const struct node *bn, enum forward_mode mode)
+{
+    const struct param_info *w = &sn->params[conv->param];
+    struct conv2d_shape s = conv_shape(r, conv, w);
+    assert(s.cout == slot_channels(r, bn->dst) && r->n <= sn->moments_cap);
+    float *y = slot_mut(r, mode == FORWARD_CALIB ? bn->dst : conv->dst);
+    struct conv2d_epilogue ep = {.moments = sn->moments};
+    const float *x = conv_input(sn, r, conv, mode, &s);
+    conv2d_forward_ep(y, x, sn->weights + w->offset, &s, r->scratch, &ep);
+    bn_forward_on(sn, r, bn, mode, y, sn->moments);
 }
 
 /* Records that rows x cols of parameter p received a gradient. */
@@ -576,13 +606,19 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
     float *dact = grow_grad ? floats_alloc(2 * (size_t)train_n * sn->cell_floats_max) : NULL;
     float *logits = grow_logits ? floats_alloc((size_t)eval_n * (size_t)sn->def.classes + 1)
                                 : NULL;
+    const int moments_n = train_n > eval_n ? train_n : eval_n;
+    const int grow_moments = moments_n > sn->moments_cap;
+    double *moments = grow_moments
+                          ? malloc(2 * (size_t)moments_n * sn->fold_width * sizeof *moments)
+                          : NULL;
     if (sn->cell_in == NULL)
         sn->cell_in = calloc((size_t)sn->ncells, sizeof *sn->cell_in);
     if ((grow_act && !act) || (grow_grad && !dact) || (grow_logits && !logits) ||
-        !sn->scratch || !sn->cell_in) {
+        (grow_moments && !moments) || !sn->scratch || !sn->cell_in) {
         floats_free(act);
         floats_free(dact);
         floats_free(logits);
+        free(moments);
         return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for activations of %d images",
                              train_n > eval_n ? train_n : eval_n);
     }
@@ -599,6 +635,11 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
     if (grow_logits) {
         floats_free(sn->logits);
         sn->logits = logits;
+    }
+    if (grow_moments) {
+        free(sn->moments);
+        sn->moments = moments;
+        sn->moments_cap = moments_n;
     }
     sn->train_cap = train_n;
     sn->eval_cap = eval_n;
@@ -619,8 +660,11 @@ enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_err
 static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forward_mode mode)
 {
     for (int i = 0; i < r->g->nnodes; i++) {
-        if (mode == FORWARD_EVAL && !sn->no_fusion && conv_bn_fusable(r->g, i)) {
-            conv_bn_eval(sn, r, &r->g->nodes[i], &r->g->nodes[i + 1]);
+        if (!sn->no_fusion && conv_bn_fusable(r->g, i)) {
+            if (mode == FORWARD_EVAL)
+                conv_bn_eval(sn, r, &r->g->nodes[i], &r->g->nodes[i + 1]);
+            else
+                conv_bn_train(sn, r, &r->g->nodes[i], &r->g->nodes[i + 1], mode);
             i++;
             continue;
         }

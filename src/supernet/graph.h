@@ -132,6 +132,11 @@ struct supernet {
     float *fold;                      /* thread 0's: a BN's scale, then its
                                          shift at fold + fold_width */
     size_t fold_width;
+    double *moments;                  /* the moments of a convolution's
+                                         output planes for the training-mode
+                                         BN after it, moments_cap images of
+                                         fold_width channels (forward.c) */
+    int moments_cap;
     int no_fusion;                    /* supernet_set_fusion(sn, 0) */
     const float **cell_in;            /* each cell's input, last forward */
     int n;                            /* batch of the last forward */

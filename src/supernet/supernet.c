@@ -282,6 +282,7 @@ void supernet_free(struct supernet *sn)
     floats_free(sn->scratch);
     floats_free(sn->logits);
     free(sn->cell_in);
+    free(sn->moments);
     supernet_calib_free(sn);
     free(sn);
 }

@@ -1,9 +1,12 @@
 /*
  * batchnorm.c - batch normalisation.
  *
- * Statistics are summed in double across images (each image's plane in
- * float lanes, see below), mean first and then squared deviations (two passes), so
- * that a channel of large mean loses no precision. The ReLU that follows
+ * Statistics are taken per image plane, its sum and its squared deviations
+ * from its own mean (two passes over a plane, in float lanes, see below),
+ * and merged per channel in double in image order: a channel of large mean
+ * loses no precision, and a convolution can take its output planes'
+ * moments while they are in cache (batchnorm_plane_moments), so that the
+ * BN makes no pass over its input for them. The ReLU that follows
  * most BNs is fused into both passes when the shape asks for it.
  */
 #include "batchnorm.h"
@@ -17,11 +20,26 @@
 
 /* Lanes: the sums below are taken in BN_LANES independent float partials
  * per image plane (a loop the compiler vectorises without reassociating;
- * the tail of a plane goes to the first lanes), flushed into BN_LANES
- * double partials at the end of each plane, which are added in lane order
- * once per channel. The bits depend on neither the thread count nor the
- * vector width. */
+ * the tail of a plane goes to the first lanes). The forward pass adds a
+ * plane's lanes in double, pairwise (lanes_tree); the backward flushes
+ * them into BN_LANES double partials for all of a channel's planes, added
+ * in lane order at the end. The bits depend on neither the thread count
+ * nor the vector width. */
 enum { BN_LANES = 16 };
+
+/* The lanes' sum in double as a fixed tree (j + w into j, w = 8, 4, 2,
+ * 1): each level is one vector operation, where a chain of 16 additions
+ * would cost a plane of 7x7 more than its data. */
+static inline __attribute__((always_inline)) double lanes_tree(const float *lane)
+{
+    double d[BN_LANES];
+    for (int j = 0; j < BN_LANES; j++)
+        d[j] = (double)lane[j];
+    for (int w = BN_LANES / 2; w >= 1; w /= 2)
+        for (int j = 0; j < w; j++)
+            d[j] += d[j + w];
+    return d[0];
+}
 
 static inline __attribute__((always_inline)) void lanes_flush(double *restrict acc,
                                                               const float *restrict lane)
@@ -39,7 +57,7 @@ static double lanes_total(const double *acc)
 }
 
 SIMD_KERNEL
-static void plane_sum(double *restrict acc, const float *restrict x, int hw)
+static double plane_sum(const float *restrict x, int hw)
 {
     float lane[BN_LANES] = {0};
     int i = 0;
@@ -48,11 +66,11 @@ static void plane_sum(double *restrict acc, const float *restrict x, int hw)
             lane[j] += x[i + j];
     for (int j = 0; i + j < hw; j++)
         lane[j] += x[i + j];
-    lanes_flush(acc, lane);
+    return lanes_tree(lane);
 }
 
 SIMD_KERNEL
-static void plane_sqdev(double *restrict acc, const float *restrict x, int hw, float m)
+static double plane_sqdev(const float *restrict x, int hw, float m)
 {
     float lane[BN_LANES] = {0};
     int i = 0;
@@ -65,34 +83,144 @@ static void plane_sqdev(double *restrict acc, const float *restrict x, int hw, f
         float d = x[i + j] - m;
         lane[j] += d * d;
     }
-    lanes_flush(acc, lane);
+    return lanes_tree(lane);
 }
 
+/* The plane's own mean, rounded to float: the centre of its squared
+ * deviations. */
+static float plane_centre(double sum, int hw)
+{
+    return (float)(sum / hw);
+}
+
+#ifdef SIMD_HAVE_AVX512
+/* lanes_tree of one vector of lanes. */
+SIMD_AVX512 static double lanes_tree512(__m512 lane)
+{
+    const __m512d lo = _mm512_cvtps_pd(_mm512_castps512_ps256(lane));
+    const __m512d hi =
+        _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(lane), 1)));
+    const __m512d d8 = _mm512_add_pd(lo, hi);
+    const __m256d d4 = _mm256_add_pd(_mm512_castpd512_pd256(d8), _mm512_extractf64x4_pd(d8, 1));
+    const __m128d d2 = _mm_add_pd(_mm256_castpd256_pd128(d4), _mm256_extractf128_pd(d4, 1));
+    return _mm_cvtsd_f64(_mm_add_sd(d2, _mm_unpackhi_pd(d2, d2)));
+}
+
+/* plane_sum and plane_sqdev in vectors, the tail masked into the first
+ * lanes: the same bits as the x86-64-v4 clones of the loops, without
+ * their scalar tails and lane arrays on the stack (a store the vector
+ * reload cannot forward), which made a 7x7 plane's moments cost several
+ * times its data. */
+SIMD_AVX512 static void plane_moments512(double *moments, const float *x, int hw)
+{
+    const int full = hw / BN_LANES, rest = hw % BN_LANES;
+    const __mmask16 tail = (__mmask16)((1u << rest) - 1u);
+    const float *xt = x + (size_t)full * BN_LANES;
+    __m512 acc = _mm512_setzero_ps();
+    for (int i = 0; i < full; i++)
+        acc = _mm512_add_ps(acc, _mm512_loadu_ps(x + (size_t)i * BN_LANES));
+    acc = _mm512_mask_add_ps(acc, tail, acc, _mm512_maskz_loadu_ps(tail, xt));
+    const double sum = lanes_tree512(acc);
+    const __m512 m = _mm512_set1_ps(plane_centre(sum, hw));
+    __m512 sq = _mm512_setzero_ps();
+    for (int i = 0; i < full; i++) {
+        const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(x + (size_t)i * BN_LANES), m);
+        sq = _mm512_fmadd_ps(d, d, sq);
+    }
+    const __m512 d = _mm512_sub_ps(_mm512_maskz_loadu_ps(tail, xt), m);
+    sq = _mm512_mask3_fmadd_ps(d, d, sq, tail);
+    moments[0] = sum;
+    moments[1] = lanes_tree512(sq);
+}
+#endif
+
+void batchnorm_plane_moments(double *moments, const float *x, int hw)
+{
+#ifdef SIMD_HAVE_AVX512
+    if (simd_avx512()) {
+        plane_moments512(moments, x, hw);
+        return;
+    }
+#endif
+    const double sum = plane_sum(x, hw);
+    moments[0] = sum;
+    moments[1] = plane_sqdev(x, hw, plane_centre(sum, hw));
+}
+
+/* A channel's statistics, merged a plane at a time in image order (Chan
+ * et al.'s pairwise update, in double). Planes all have hw values: after
+ * k of them the mean moves by delta / k, so the reciprocals are known
+ * ahead and no division sits on the chain from plane to plane. */
+struct channel_moments {
+    int planes;
+    double mean, m2;
+};
+
+/* Merges a plane of hw values with moments {s, q}: q is about the plane's
+ * centre a, and sum (x - mu)^2 = q - hw (mu - a)^2 about its mean mu. */
+static inline void channel_merge(struct channel_moments *c, const double *moments, int hw)
+{
+    const double s = moments[0], mu = s / hw, a = (double)plane_centre(s, hw);
+    const double m2 = moments[1] - hw * (mu - a) * (mu - a);
+    const double k = (double)++c->planes, inv = 1.0 / k, delta = mu - c->mean;
+    c->mean += delta * inv;
+    c->m2 += m2 + delta * delta * (hw * (k - 1.0) * inv);
+}
+/* Normalises channel ch of every image with its batch statistics, which
+ * c holds, and returns them (mean, biased variance). */
+static void channel_affine(float *out, float *mean, float *var, const float *inp,
+                           const float *gamma, const float *beta, float eps,
+                           const struct bn_shape *s, int ch, const struct channel_moments *c)
+{
+    const size_t chw = (size_t)s->c * s->hw;
+    mean[ch] = (float)c->mean;
+    var[ch] = (float)(c->m2 / ((double)c->planes * s->hw));
+    const float scale = gamma[ch] / sqrtf(var[ch] + eps);
+    const float shift = beta[ch] - mean[ch] * scale;
+    for (int img = 0; img < s->n; img++)
+        affine_plane(out + img * chw + (size_t)ch * s->hw, inp + img * chw + (size_t)ch * s->hw,
+                     s->hw, scale, shift, s->relu);
+}
+
+/* Channels [begin, end), their planes' moments taken here. */
 static void train_channels(float *out, float *mean, float *var, const float *inp,
                            const float *gamma, const float *beta, float eps,
                            const struct bn_shape *s, int t, size_t begin, size_t end)
 {
     (void)t;
     const size_t chw = (size_t)s->c * s->hw;
-    const double count = (double)s->n * s->hw;
     for (int ch = (int)begin; ch < (int)end; ch++) {
-        const float *x0 = inp + (size_t)ch * s->hw;
-        double acc[BN_LANES] = {0};
-        for (int img = 0; img < s->n; img++)
-            plane_sum(acc, x0 + img * chw, s->hw);
-        const double m = lanes_total(acc) / count;
-        double acc2[BN_LANES] = {0};
-        for (int img = 0; img < s->n; img++)
-            plane_sqdev(acc2, x0 + img * chw, s->hw, (float)m);
-        const double v = lanes_total(acc2) / count;
-        mean[ch] = (float)m;
-        var[ch] = (float)v;
-        const float scale = gamma[ch] / sqrtf((float)v + eps);
-        const float shift = beta[ch] - (float)m * scale;
-        for (int img = 0; img < s->n; img++)
-            affine_plane(out + img * chw + (size_t)ch * s->hw, x0 + img * chw, s->hw, scale,
-                         shift, s->relu);
+        struct channel_moments c = {0};
+        for (int img = 0; img < s->n; img++) {
+            double m[2];
+            batchnorm_plane_moments(m, inp + img * chw + (size_t)ch * s->hw, s->hw);
+            channel_merge(&c, m, s->hw);
+        }
+        channel_affine(out, mean, var, inp, gamma, beta, eps, s, ch, &c);
     }
+}
+
+/* Channels [begin, end) from the moments a producer took. */
+static void moment_channels(float *out, float *mean, float *var, const float *inp,
+                            const double *moments, const float *gamma, const float *beta,
+                            float eps, const struct bn_shape *s, int t, size_t begin, size_t end)
+{
+    (void)t;
+    for (int ch = (int)begin; ch < (int)end; ch++) {
+        struct channel_moments c = {0};
+        for (int img = 0; img < s->n; img++)
+            channel_merge(&c, moments + 2 * ((size_t)img * s->c + ch), s->hw);
+        channel_affine(out, mean, var, inp, gamma, beta, eps, s, ch, &c);
+    }
+}
+
+void batchnorm_forward_train_moments(float *out, float *mean, float *var, const float *inp,
+                                     const double *moments, const float *gamma,
+                                     const float *beta, float eps, const struct bn_shape *s)
+{
+    assert(s->n > 0 && s->hw > 0);
+    PARALLEL_RANGES((size_t)s->c, 1, moment_channels, out, mean, var, inp, moments, gamma, beta,
+                    eps, s);
 }
 
 void batchnorm_forward_train(float *out, float *mean, float *var,

@@ -12,6 +12,7 @@
 #include "conv2d.h"
 #include "activation.h"
 #include "alloc.h"
+#include "batchnorm.h"
 #include "conv2d_depthwise.h"
 #include "gemm_small.h"
 #include "im2col.h"
@@ -111,12 +112,23 @@ void conv2d_forward(float *out, const float *inp, const float *weight,
     conv2d_forward_ep(out, inp, weight, s, scratch, NULL);
 }
 
-/* The epilogue on channels [0, c) of one image's output (c, ohw). */
+/* The epilogue's affine map on channels [0, c) of one image's output
+ * (c, ohw). */
 void conv2d_apply_epilogue(float *y, int c, int ohw, const struct conv2d_epilogue *ep)
 {
     for (int ch = 0; ch < c; ch++)
         affine_plane(y + (size_t)ch * ohw, y + (size_t)ch * ohw, ohw, ep->scale[ch],
                      ep->shift[ch], ep->relu);
+}
+
+void conv2d_epilogue_moments(const struct conv2d_epilogue *ep, const float *y, size_t img,
+                             int c0, int c, int cout, int ohw)
+{
+    if (ep == NULL || ep->moments == NULL)
+        return;
+    for (int ch = 0; ch < c; ch++)
+        batchnorm_plane_moments(ep->moments + 2 * (img * (size_t)cout + (size_t)(c0 + ch)),
+                                y + (size_t)ch * ohw, ohw);
 }
 
 /* Images [begin, end) of a dense forward pass, on thread t's scratch; w1
@@ -130,7 +142,8 @@ static void dense_forward_images(float *out, const float *inp, const float *weig
     const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
     const int kg = cin_g * s->k * s->k, ldw = s->wcin * s->k * s->k;
     float *col = scratch + dense_layout(s).per_thread * (size_t)t;
-    for (size_t img = begin; img < end; img++)
+    const int affine = ep != NULL && ep->scale != NULL;
+    for (size_t img = begin; img < end; img++) {
         for (int g = 0; g < s->groups; g++) {
             const float *x = inp + img * conv2d_in_image(s) + (size_t)g * cin_g * s->h * s->w;
             float *y = out + (img * s->cout + (size_t)g * cout_g) * ohw;
@@ -140,15 +153,18 @@ static void dense_forward_images(float *out, const float *inp, const float *weig
             }
             /* The epilogue while the block is in registers. */
             struct conv2d_epilogue ep_g;
-            if (ep)
+            if (affine)
                 ep_g = (struct conv2d_epilogue){ep->scale + (size_t)g * cout_g,
-                                                ep->shift + (size_t)g * cout_g, ep->relu};
+                                                ep->shift + (size_t)g * cout_g, ep->relu, NULL};
             const struct gemm_operand wg =
                 s->groups == 1 ? *w1
                                : (struct gemm_operand){weight + (size_t)g * cout_g * ldw,
                                                        (size_t)ldw, 1};
-            gemm_small_ep(cout_g, ohw, kg, wg, x, (size_t)ohw, y, (size_t)ohw, ep ? &ep_g : NULL);
+            gemm_small_ep(cout_g, ohw, kg, wg, x, (size_t)ohw, y, (size_t)ohw,
+                          affine ? &ep_g : NULL);
         }
+        conv2d_epilogue_moments(ep, out + img * s->cout * ohw, img, 0, s->cout, s->cout, ohw);
+    }
 }
 
 void conv2d_forward_ep(float *out, const float *inp, const float *weight,

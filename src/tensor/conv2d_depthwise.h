@@ -30,9 +30,15 @@ void depthwise_planes_forward(float *out, const float *inp, const float *weight,
                               const struct conv2d_shape *s, float *scratch,
                               const struct conv2d_epilogue *ep);
 
-/* The epilogue on channels [0, c) of one image's output (c, ohw)
- * (conv2d.c). */
+/* The epilogue's affine map on channels [0, c) of one image's output
+ * (c, ohw) (conv2d.c). */
 void conv2d_apply_epilogue(float *y, int c, int ohw, const struct conv2d_epilogue *ep);
+
+/* The epilogue's moments (if it has any) of channels [c0, c0 + c) of
+ * image img, whose planes are at y (c, ohw), of an output of cout
+ * channels. */
+void conv2d_epilogue_moments(const struct conv2d_epilogue *ep, const float *y, size_t img,
+                             int c0, int c, int cout, int ohw);
 
 void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                                const float *inp, const float *weight,

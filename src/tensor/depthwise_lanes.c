@@ -171,6 +171,7 @@ static void lanes_items(float *out, const float *inp, const float *weight,
     float *res = tile + g.tile, *wt = res + g.out;
     int *pos = (int *)(wt + (size_t)taps * LANES);
     int have = -1;   /* the group whose weights wt holds */
+    const struct conv2d_epilogue *affine = ep && ep->scale ? ep : NULL;
     memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
     tile_pixels(pos, &g);
     for (size_t it = begin; it < end; it++) {
@@ -181,8 +182,10 @@ static void lanes_items(float *out, const float *inp, const float *weight,
             have = grp;
         }
         planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, pos, &g);
-        taps_lanes(res, tile, wt, ep, c0, nc, &g);
+        taps_lanes(res, tile, wt, affine, c0, nc, &g);
         planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g);
+        conv2d_epilogue_moments(ep, out + ((size_t)img * c + c0) * ohw, (size_t)img, c0, nc, c,
+                                (int)ohw);
     }
 }
 

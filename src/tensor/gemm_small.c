@@ -113,7 +113,7 @@ static const struct conv2d_epilogue *rows_from(const struct conv2d_epilogue *ep,
 {
     if (ep == NULL)
         return NULL;
-    *buf = (struct conv2d_epilogue){ep->scale + i, ep->shift + i, ep->relu};
+    *buf = (struct conv2d_epilogue){ep->scale + i, ep->shift + i, ep->relu, NULL};
     return buf;
 }
 
