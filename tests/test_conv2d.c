@@ -3,7 +3,8 @@
  * differences (full and reduced width, dense, 1x1, grouped and depthwise),
  * and for determinism across runs at the same thread count; the small
  * products underneath against a plain double-precision product; the two
- * depthwise forward kernels against each other, bit for bit; the output
+ * depthwise forward kernels against each other, bit for bit, and the two
+ * backward ones to rounding; the output
  * planes' moments an epilogue takes for a batch norm.
  */
 #include <setjmp.h>
@@ -416,6 +417,56 @@ static void test_depthwise_kernels_agree(void **state)
                     }
 }
 
+/* The channel-vector depthwise backward (stride 1, same padding; run by
+ * conv2d_backward where the CPU has AVX-512) against the plane kernel's:
+ * the same gradients up to the order of the sums, the input gradient
+ * written or added, the weight gradient added to what is there, over
+ * kernel sizes, channel counts around the 16 lanes, reduced width and
+ * plane sizes. */
+static void test_depthwise_backward_kernels_agree(void **state)
+{
+    (void)state;
+    const int ks[] = {3, 5, 7}, cs[] = {5, 16, 20, 33}, sizes[][2] = {{7, 7}, {14, 14}, {9, 6}};
+    uint64_t seed = 23;
+    for (size_t ki = 0; ki < 3; ki++)
+        for (size_t ci = 0; ci < 4; ci++)
+            for (size_t si = 0; si < 3; si++)
+                for (int overwrite = 0; overwrite < 2; overwrite++) {
+                    const int c = cs[ci], k = ks[ki], c_max = c + 3;
+                    struct conv2d_shape s = {.n = 5, .cin = c, .cout = c, .wcin = 1,
+                                             .h = sizes[si][0], .w = sizes[si][1], .k = k,
+                                             .stride = 1, .pad = k / 2, .groups = c,
+                                             .overwrite = overwrite};
+                    const size_t in = in_count(&s), nw = (size_t)c_max * k * k;
+                    float *x = floats_alloc(in), *dy = floats_alloc(out_count(&s));
+                    float *w = floats_alloc(nw), *scratch = scratch_for(&s);
+                    float *dx[2] = {floats_alloc(in), floats_alloc(in)};
+                    float *dw[2] = {floats_alloc(nw), floats_alloc(nw)};
+                    for (size_t i = 0; i < in; i++)
+                        x[i] = uniform(&seed);
+                    for (size_t i = 0; i < out_count(&s); i++)
+                        dy[i] = uniform(&seed);
+                    for (size_t i = 0; i < nw; i++)
+                        w[i] = dw[0][i] = dw[1][i] = uniform(&seed);
+                    for (size_t i = 0; i < in; i++)
+                        dx[0][i] = dx[1][i] = uniform(&seed);
+                    if (!depthwise_lanes_backward(dx[0], dw[0], dy, x, w, &s, scratch))
+                        skip();   /* no AVX-512: only the plane kernel runs */
+                    depthwise_planes_backward(dx[1], dw[1], dy, x, w, &s, scratch);
+                    assert_close(dx[0], dx[1], in, 1e-5, 1e-5, "dinp");
+                    assert_close(dw[0], dw[1], nw, 1e-5, 1e-5, "dweight");
+                    /* without an input gradient */
+                    depthwise_lanes_backward(NULL, dw[0], dy, x, w, &s, scratch);
+                    depthwise_planes_backward(NULL, dw[1], dy, x, w, &s, scratch);
+                    assert_close(dw[0], dw[1], nw, 1e-5, 1e-5, "dweight");
+                    floats_free(x); floats_free(dy); floats_free(w); floats_free(scratch);
+                    for (int j = 0; j < 2; j++) {
+                        floats_free(dx[j]);
+                        floats_free(dw[j]);
+                    }
+                }
+}
+
 /* The moments an epilogue takes are those of the output planes it wrote,
  * bit for bit, through each kernel (dense 1x1 and 3x3, grouped, both
  * depthwise ones), with the affine map on and off. */
@@ -488,6 +539,7 @@ int main(void)
         cmocka_unit_test(test_depthwise_kernels_agree),
         cmocka_unit_test(test_input_in_wider_tensor),
         cmocka_unit_test(test_epilogue_moments),
+        cmocka_unit_test(test_depthwise_backward_kernels_agree),
     };
     return cmocka_run_group_tests_name("conv2d", tests, NULL, NULL);
 }

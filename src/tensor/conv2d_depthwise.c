@@ -316,6 +316,14 @@ void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                                const float *inp, const float *weight,
                                const struct conv2d_shape *s, float *scratch)
 {
+    if (!depthwise_lanes_backward(dinp, dweight, dout, inp, weight, s, scratch))
+        depthwise_planes_backward(dinp, dweight, dout, inp, weight, s, scratch);
+}
+
+void depthwise_planes_backward(float *dinp, float *dweight, const float *dout,
+                               const float *inp, const float *weight,
+                               const struct conv2d_shape *s, float *scratch)
+{
     PARALLEL_RANGES((size_t)s->cin, 1, backward_channels, dinp, dweight, dout, inp, weight, s,
                     scratch);
 }

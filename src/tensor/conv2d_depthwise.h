@@ -25,6 +25,17 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
                             const struct conv2d_epilogue *ep);
 size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s);
 
+/* The backward pass in the same layout (depthwise_lanes.c): 1 when it ran,
+ * 0 when the CPU lacks AVX-512 or the shape is not stride 1 with an output
+ * of the input's size (then the plane kernel runs). */
+int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                             const float *weight, const struct conv2d_shape *s, float *scratch);
+
+/* The plane kernel's backward alone (tests compare the two). */
+void depthwise_planes_backward(float *dinp, float *dweight, const float *dout,
+                               const float *inp, const float *weight,
+                               const struct conv2d_shape *s, float *scratch);
+
 /* The plane kernel's forward alone (tests compare the two). */
 void depthwise_planes_forward(float *out, const float *inp, const float *weight,
                               const struct conv2d_shape *s, float *scratch,

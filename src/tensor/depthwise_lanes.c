@@ -9,15 +9,26 @@
  * (a row of up to 8 pixels shares each tap's weights), and the result is
  * transposed back into planes. Taps are added in the same order, with the
  * same fused multiply-add, as the plane kernel: the bits are the same.
+ *
+ * The backward pass of a stride-1 convolution with same padding works on
+ * the same tiles: the output gradient, transposed into a tile like the
+ * input's, is what the input gradient is a forward pass of (with the taps
+ * flipped), and each tap's weight gradient is a dot product of the two
+ * tiles over the output pixels. The plane kernel's padded phase planes,
+ * copied in and out per plane, were a third of its cost.
  */
 #include "alloc.h"
 #include "conv2d_depthwise.h"
 #include "simd.h"
 
+#include <assert.h>
 #include <string.h>
 
-#ifdef SIMD_HAVE_AVX512
 #include "parallel.h"
+
+#ifdef SIMD_HAVE_AVX512
+#include <omp.h>
+
 #include "transpose.h"
 #endif
 
@@ -39,11 +50,32 @@ static struct lanes_geom lanes_geom(const struct conv2d_shape *s)
     return g;
 }
 
+/* Whether the backward runs here: stride 1, an output the input's size. */
+static int lanes_backward_fits(const struct conv2d_shape *s)
+{
+    return s->stride == 1 && 2 * s->pad == s->k - 1;
+}
+
+/* Floats of one range's partial weight gradient in the backward pass:
+ * taps lanes per group of 16 channels. */
+static size_t partial_floats(const struct conv2d_shape *s)
+{
+    return floats_whole_lines((size_t)(s->cin + LANES - 1) / LANES * (size_t)(s->k * s->k) * LANES);
+}
+
 size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s)
 {
     const struct lanes_geom g = lanes_geom(s);
+    const size_t taps = (size_t)g.k * g.k * LANES, pos = (size_t)g.h * g.w;
     /* the tile, the output, the taps, the tile's pixel positions */
-    return floats_whole_lines(g.tile + g.out + (size_t)g.k * g.k * LANES + (size_t)g.h * g.w);
+    const size_t forward = g.tile + g.out + taps + pos;
+    /* and the output gradient's tile, every group's flipped taps, the
+     * ranges' partial weight gradients */
+    const size_t backward = lanes_backward_fits(s)
+                                ? 2 * g.tile + g.out + partial_floats(s) + pos
+                                      + PARALLEL_RANGES_PER_THREAD * partial_floats(s)
+                                : 0;
+    return floats_whole_lines(forward > backward ? forward : backward);
 }
 
 #ifdef SIMD_HAVE_AVX512
@@ -92,9 +124,9 @@ SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc, const int
 }
 
 /* The output pixels (lanes [0, nc)) back into nc planes (oh, ow), the
- * same way round. */
+ * same way round; added to the planes' values when add. */
 SIMD_AVX512 static void planes_out(float *y, const float *res, int nc,
-                                   const struct lanes_geom *g)
+                                   const struct lanes_geom *g, int add)
 {
     const int ohw = g->oh * g->ow;
     for (int q = 0; q < ohw; q += 16) {
@@ -107,8 +139,11 @@ SIMD_AVX512 static void planes_out(float *y, const float *res, int nc,
         const __mmask16 m = block_mask(q, ohw);
 #pragma GCC unroll 16
         for (int l = 0; l < 16; l++)
-            if (l < nc)
-                _mm512_mask_storeu_ps(y + (size_t)l * ohw + q, m, r[l]);
+            if (l < nc) {
+                float *dst = y + (size_t)l * ohw + q;
+                _mm512_mask_storeu_ps(
+                    dst, m, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), r[l]) : r[l]);
+            }
     }
 }
 
@@ -183,7 +218,7 @@ static void lanes_items(float *out, const float *inp, const float *weight,
         }
         planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, pos, &g);
         taps_lanes(res, tile, wt, affine, c0, nc, &g);
-        planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g);
+        planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g, 0);
         conv2d_epilogue_moments(ep, out + ((size_t)img * c + c0) * ohw, (size_t)img, c0, nc, c,
                                 (int)ohw);
     }
@@ -199,7 +234,137 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
     PARALLEL_RANGES(groups * (size_t)s->n, 1, lanes_items, out, inp, weight, s, scratch, ep);
     return 1;
 }
+
+/* part[tap] += the sum over output pixels of the output gradient's lanes
+ * times the input's under the tap (stride 1: output pixel (oy, ox) sits at
+ * (oy + pad, ox + pad) of its tile), in four partial sums over the
+ * pixels of each row (a chain of one would wait on every add). */
+SIMD_AVX512 static void taps_weight_grad_lanes(float *part, const float *dtile,
+                                               const float *tile, const struct lanes_geom *g)
+{
+    for (int ky = 0; ky < g->k; ky++)
+        for (int kx = 0; kx < g->k; kx++) {
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+            for (int oy = 0; oy < g->oh; oy++) {
+                const float *dy = dtile + ((size_t)(oy + g->pad) * g->wp + g->pad) * LANES;
+                const float *x = tile + ((size_t)(oy + ky) * g->wp + kx) * LANES;
+                int ox = 0;
+                for (; ox + 4 <= g->ow; ox += 4) {
+                    const float *d = dy + (size_t)ox * LANES, *v = x + (size_t)ox * LANES;
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(d), _mm512_loadu_ps(v), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(d + LANES), _mm512_loadu_ps(v + LANES), a1);
+                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(d + 2 * LANES),
+                                         _mm512_loadu_ps(v + 2 * LANES), a2);
+                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(d + 3 * LANES),
+                                         _mm512_loadu_ps(v + 3 * LANES), a3);
+                }
+                for (; ox < g->ow; ox++)
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(dy + (size_t)ox * LANES),
+                                         _mm512_loadu_ps(x + (size_t)ox * LANES), a0);
+            }
+            float *pt = part + (size_t)(ky * g->k + kx) * LANES;
+            const __m512 sum = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+            _mm512_storeu_ps(pt, _mm512_add_ps(_mm512_loadu_ps(pt), sum));
+        }
+}
+
+/* Every group's taps, flipped (tap t holds the weight of tap k*k - 1 - t:
+ * the input gradient is a forward pass of the output gradient with them). */
+static void flipped_taps(float *wtf, const float *weight, const struct conv2d_shape *s)
+{
+    const int taps = s->k * s->k, groups = (s->cin + LANES - 1) / LANES;
+    const size_t ldw = (size_t)s->wcin * taps;
+    for (int grp = 0; grp < groups; grp++) {
+        const int c0 = grp * LANES, nc = s->cin - c0 < LANES ? s->cin - c0 : LANES;
+        float *w = wtf + (size_t)grp * taps * LANES;
+        for (int t = 0; t < taps; t++)
+            for (int l = 0; l < LANES; l++)
+                w[t * LANES + l] = l < nc ? weight[(size_t)(c0 + l) * ldw + (taps - 1 - t)] : 0.0f;
+    }
+}
+
+/* Images [begin, end) of the backward pass: their weight gradient into
+ * part (groups x taps x lanes), their input gradient into dinp. */
+SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const float *dout,
+                                              const float *inp, const float *wtf,
+                                              const struct conv2d_shape *s, float *tile,
+                                              float *dtile, float *res, const int *pos,
+                                              size_t begin, size_t end)
+{
+    const struct lanes_geom g = lanes_geom(s);
+    const int c = s->cin, taps = s->k * s->k, groups = (c + LANES - 1) / LANES;
+    const size_t hw = (size_t)g.h * g.w;
+    for (size_t img = begin; img < end; img++)
+        for (int grp = 0; grp < groups; grp++) {
+            const int c0 = grp * LANES, nc = c - c0 < LANES ? c - c0 : LANES;
+            const size_t at = (img * (size_t)c + (size_t)c0) * hw;
+            planes_in(tile, inp + at, nc, pos, &g);
+            planes_in(dtile, dout + at, nc, pos, &g);
+            taps_weight_grad_lanes(part + (size_t)grp * taps * LANES, dtile, tile, &g);
+            if (dinp == NULL)
+                continue;
+            taps_lanes(res, dtile, wtf + (size_t)grp * taps * LANES, NULL, c0, nc, &g);
+            planes_out(dinp + at, res, nc, &g, !s->overwrite);
+        }
+}
+
+int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                             const float *weight, const struct conv2d_shape *s, float *scratch)
+{
+    if (!simd_avx512() || !lanes_backward_fits(s))
+        return 0;
+    const struct lanes_geom g = lanes_geom(s);
+    const int taps = s->k * s->k, groups = (s->cin + LANES - 1) / LANES;
+    const size_t per_thread = depthwise_lanes_scratch_floats(s), part = partial_floats(s);
+    const size_t ldw = (size_t)s->wcin * taps;
+    /* Thread t's scratch: tile, dtile, res, flipped taps, positions, then
+     * the partials of its block of ranges. */
+    const size_t parts_at = 2 * g.tile + g.out + part + (size_t)g.h * g.w;
+    struct parallel_cursor cursor;
+    parallel_cursor_init(&cursor);
+    const int ranges = parallel_cursor_ranges(&cursor);
+#pragma omp parallel
+    {
+        const int t = omp_get_thread_num();
+        assert(omp_get_num_threads() <= parallel_threads());
+        float *tile = scratch + per_thread * (size_t)t, *dtile = tile + g.tile;
+        float *res = dtile + g.tile, *wtf = res + g.out;
+        int *pos = (int *)(wtf + part);
+        memset(tile, 0, 2 * g.tile * sizeof(float));   /* the borders, for good */
+        tile_pixels(pos, &g);
+        flipped_taps(wtf, weight, s);
+        /* Each range's weight gradient is a partial of its own, added in
+         * range order below: the bits depend on the thread count only. */
+        size_t begin, end;
+        for (int r; (r = parallel_cursor_next(&cursor, t, (size_t)s->n, &begin, &end)) >= 0;) {
+            float *p = scratch + per_thread * (size_t)(r / PARALLEL_RANGES_PER_THREAD) + parts_at
+                       + (size_t)(r % PARALLEL_RANGES_PER_THREAD) * part;
+            memset(p, 0, part * sizeof(float));
+            lanes_backward_images(dinp, p, dout, inp, wtf, s, tile, dtile, res, pos, begin, end);
+        }
+    }
+    for (int grp = 0; grp < groups; grp++) {
+        const int c0 = grp * LANES, nc = s->cin - c0 < LANES ? s->cin - c0 : LANES;
+        for (int tap = 0; tap < taps; tap++)
+            for (int l = 0; l < nc; l++) {
+                float sum = 0.0f;
+                for (int r = 0; r < ranges; r++)
+                    sum += scratch[per_thread * (size_t)(r / PARALLEL_RANGES_PER_THREAD) + parts_at
+                                   + (size_t)(r % PARALLEL_RANGES_PER_THREAD) * part
+                                   + ((size_t)grp * taps + tap) * LANES + l];
+                dweight[(size_t)(c0 + l) * ldw + tap] += sum;
+            }
+    }
+    return 1;
+}
 #else
+int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, const float *inp,
+                             const float *weight, const struct conv2d_shape *s, float *scratch)
+{
+    (void)dinp, (void)dweight, (void)dout, (void)inp, (void)weight, (void)s, (void)scratch;
+    return 0;
+}
+
 int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
                             const struct conv2d_shape *s, float *scratch,
                             const struct conv2d_epilogue *ep)
