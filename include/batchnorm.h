@@ -49,15 +49,15 @@ void batchnorm_forward_train_moments(float *out, float *mean, float *var, const 
                                      const double *moments, const float *gamma,
                                      const float *beta, float eps, const struct bn_shape *s);
 
-/* Gradients of batchnorm_forward_train (with its ReLU when s->relu),
- * accumulated (+=).
+/* Gradients of batchnorm_forward_train (with its ReLU when s->relu, whose
+ * mask is recomputed from inp with the forward's own arithmetic),
+ * accumulated (+=) into dgamma and dbeta; dinp (+)= its gradient (=
+ * when s->overwrite).
  * dinp: (N, C, HW) or NULL; dgamma, dbeta: (C); dout, inp: (N, C, HW);
- * out: the forward pass's output when s->relu (it masks dout), else
- * unused; mean, var: as returned by the forward pass. */
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
-                        const float *dout, const float *inp, const float *out,
-                        const float *gamma, const float *mean, const float *var, float eps,
-                        const struct bn_shape *s);
+ * gamma, beta, mean, var: as given to and returned by the forward pass. */
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *inp, const float *gamma, const float *beta, const float *mean,
+                        const float *var, float eps, const struct bn_shape *s);
 
 /* running = (1 - momentum) * running + momentum * batch, where the batch
  * variance is made unbiased over count = N*HW values. */

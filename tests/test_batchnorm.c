@@ -47,7 +47,7 @@ static void test_fixture_train(void **state)
                         (c_max - (size_t)s.c) * sizeof(float));
 
     float *dinp = floats_alloc(count), *dgamma = floats_alloc(c_max), *dbeta = floats_alloc(c_max);
-    batchnorm_backward(dinp, dgamma, dbeta, fixture_floats(fx, "dout", NULL), inp, out, gamma,
+    batchnorm_backward(dinp, dgamma, dbeta, fixture_floats(fx, "dout", NULL), inp, gamma, beta,
                        mean, var, EPS, &s);
     assert_close(dinp, fixture_floats(fx, "dinp", NULL), count, 1e-5, 1e-4, "dinp");
     assert_close(dgamma, fixture_floats(fx, "dgamma", NULL), s.c, 1e-5, 1e-4, "dgamma");
@@ -170,7 +170,7 @@ static void check_gradients(struct bn_shape s, int c_max)
     float *dinp = floats_alloc(count), *dgamma = floats_alloc(c_max), *dbeta = floats_alloc(c_max);
 
     bn_loss(&b);
-    batchnorm_backward(dinp, dgamma, dbeta, b.r, b.inp, b.out, b.gamma, b.mean, b.var, EPS, &s);
+    batchnorm_backward(dinp, dgamma, dbeta, b.r, b.inp, b.gamma, b.beta, b.mean, b.var, EPS, &s);
     gradcheck(bn_loss, &b, b.inp, count, dinp, 1e-2, 2e-3, 2e-3, "dinp");
     gradcheck(bn_loss, &b, b.gamma, s.c, dgamma, 1e-2, 2e-3, 2e-3, "dgamma");
     gradcheck(bn_loss, &b, b.beta, s.c, dbeta, 1e-2, 2e-3, 2e-3, "dbeta");
@@ -216,14 +216,54 @@ static void test_fused_relu(void **state)
 
     float *d0 = floats_alloc(count), *dg0 = floats_alloc(c), *db0 = floats_alloc(c);
     float *d1 = floats_alloc(count), *dg1 = floats_alloc(c), *db1 = floats_alloc(c);
-    batchnorm_backward(d0, dg0, db0, masked, inp, NULL, gamma, mean, var, EPS, &plain);
-    batchnorm_backward(d1, dg1, db1, dout, inp, out1, gamma, mean, var, EPS, &fused);
+    batchnorm_backward(d0, dg0, db0, masked, inp, gamma, beta, mean, var, EPS, &plain);
+    batchnorm_backward(d1, dg1, db1, dout, inp, gamma, beta, mean, var, EPS, &fused);
     assert_close(d1, d0, count, 1e-6, 1e-5, "dinp");
     assert_close(dg1, dg0, c, 1e-6, 1e-5, "dgamma");
     assert_close(db1, db0, c, 1e-6, 1e-5, "dbeta");
 
     float *bufs[] = {inp, dout, gamma, beta, out0, out1, mean, var, masked,
                      d0, dg0, db0, d1, dg1, db1};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        floats_free(bufs[i]);
+}
+
+/* The backward recomputes the ReLU's mask from the input: with a
+ * gradient of ones, dbeta counts the outputs the forward pass left
+ * positive, exactly. Each channel holds copies of four values, and its
+ * beta puts one of them at the kink, so that a mask off by a little (a
+ * shift 0.1% off fails here) flips all its copies at once. */
+static void test_relu_mask_recomputed(void **state)
+{
+    (void)state;
+    struct bn_shape s = {.n = 4, .c = 24, .hw = 49, .relu = 1};
+    const size_t count = (size_t)s.n * s.c * s.hw, c = (size_t)s.c;
+    float *values = random_floats(4 * c, 71, 1.0f), *ones = floats_alloc(count);
+    float *inp = floats_alloc(count), *gamma = random_floats(c, 72, 1.0f), *beta = floats_alloc(c);
+    float *out = floats_alloc(count), *mean = floats_alloc(c), *var = floats_alloc(c);
+    float *dgamma = floats_alloc(c), *dbeta = floats_alloc(c);
+    for (size_t i = 0; i < count; i++) {
+        const size_t ch = i / (size_t)s.hw % c;
+        ones[i] = 1.0f;
+        inp[i] = values[4 * ch + i % 4];
+    }
+    for (size_t i = 0; i < c; i++)
+        beta[i] = dgamma[i] = dbeta[i] = 0.0f;
+    batchnorm_forward_train(out, mean, var, inp, gamma, beta, EPS, &s);
+    for (size_t ch = 0; ch < c; ch++) {
+        const float scale = gamma[ch] / sqrtf(var[ch] + EPS);
+        beta[ch] = (mean[ch] - values[4 * ch]) * scale;
+    }
+    batchnorm_forward_train(out, mean, var, inp, gamma, beta, EPS, &s);
+    batchnorm_backward(NULL, dgamma, dbeta, ones, inp, gamma, beta, mean, var, EPS, &s);
+    for (int ch = 0; ch < s.c; ch++) {
+        long positive = 0;
+        for (int img = 0; img < s.n; img++)
+            for (int i = 0; i < s.hw; i++)
+                positive += out[((size_t)img * s.c + ch) * s.hw + i] > 0.0f;
+        assert_true(dbeta[ch] == (float)positive);
+    }
+    float *bufs[] = {values, inp, ones, gamma, beta, out, mean, var, dgamma, dbeta};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         floats_free(bufs[i]);
 }
@@ -307,6 +347,7 @@ int main(void)
         cmocka_unit_test(test_calibration_ignores_batching),
         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_fused_relu),
+        cmocka_unit_test(test_relu_mask_recomputed),
         cmocka_unit_test(test_given_moments),
         cmocka_unit_test(test_large_mean_variance),
     };

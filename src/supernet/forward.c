@@ -443,8 +443,8 @@ static void bn_backward(struct supernet *sn, const struct cell_run *r, int i)
     int pg = nd->param + 2 * set;
     batchnorm_backward(dslot(r, nd->src), param_ptr(sn, sn->grads, pg),
                        param_ptr(sn, sn->grads, pg + 1), dslot(r, nd->dst), slot(r, nd->src),
-                       slot(r, nd->dst), param_ptr(sn, sn->weights, pg), bn_mean(sn, nd),
-                       bn_var(sn, nd), (float)sn->def.bn_eps, &s);
+                       param_ptr(sn, sn->weights, pg), param_ptr(sn, sn->weights, pg + 1),
+                       bn_mean(sn, nd), bn_var(sn, nd), (float)sn->def.bn_eps, &s);
     touch(sn, pg, 1, s.c);
     touch(sn, pg + 1, 1, s.c);
 }

@@ -166,6 +166,18 @@ static inline void channel_merge(struct channel_moments *c, const double *moment
     c->mean += delta * inv;
     c->m2 += m2 + delta * delta * (hw * (k - 1.0) * inv);
 }
+/* The map a training-mode forward applied to channel ch: the backward
+ * recomputes its ReLU's mask from the input with it (reading the output
+ * for it would be a third stream over memory). One function for both, so
+ * that both round alike. */
+static inline __attribute__((always_inline)) void
+train_affine(float *scale, float *shift, const float *gamma, const float *beta, const float *mean,
+             const float *var, float eps, int ch)
+{
+    *scale = gamma[ch] / sqrtf(var[ch] + eps);
+    *shift = beta[ch] - mean[ch] * *scale;
+}
+
 /* Normalises channel ch of every image with its batch statistics, which
  * c holds, and returns them (mean, biased variance). */
 static void channel_affine(float *out, float *mean, float *var, const float *inp,
@@ -175,8 +187,8 @@ static void channel_affine(float *out, float *mean, float *var, const float *inp
     const size_t chw = (size_t)s->c * s->hw;
     mean[ch] = (float)c->mean;
     var[ch] = (float)(c->m2 / ((double)c->planes * s->hw));
-    const float scale = gamma[ch] / sqrtf(var[ch] + eps);
-    const float shift = beta[ch] - mean[ch] * scale;
+    float scale, shift;
+    train_affine(&scale, &shift, gamma, beta, mean, var, eps, ch);
     for (int img = 0; img < s->n; img++)
         affine_plane(out + img * chw + (size_t)ch * s->hw, inp + img * chw + (size_t)ch * s->hw,
                      s->hw, scale, shift, s->relu);
@@ -232,31 +244,36 @@ void batchnorm_forward_train(float *out, float *mean, float *var,
     PARALLEL_RANGES((size_t)s->c, 1, train_channels, out, mean, var, inp, gamma, beta, eps, s);
 }
 
-/* The gradient reaching the BN through its ReLU: dy where the output is
- * positive. Inlined into the kernels below with mask known, so that each
- * loop compiles branch-free. */
-static inline __attribute__((always_inline)) float through_relu(const float *dy,
-                                                                const float *out, size_t i,
-                                                                int mask)
+/* The forward's ReLU on a channel: off, or its map. */
+struct relu_mask {
+    int on;
+    float scale, shift;
+};
+
+/* The gradient reaching the BN through its ReLU: dy where the output,
+ * affine_plane's x * scale + shift, is positive. Inlined into the kernels
+ * below with `on` known, so that each loop compiles branch-free. */
+static inline __attribute__((always_inline)) float through_relu(float dy, float x,
+                                                                const struct relu_mask *r, int on)
 {
-    return !mask || out[i] > 0.0f ? dy[i] : 0.0f;
+    return !on || x * r->scale + r->shift > 0.0f ? dy : 0.0f;
 }
 
 /* Per image: lanes of dy and of dy * (x - m). */
 static inline __attribute__((always_inline)) void
 grad_sums(double *restrict acc_dy, double *restrict acc_dy_xm, const float *restrict dy,
-          const float *restrict x, const float *restrict out, int hw, float m, int mask)
+          const float *restrict x, int hw, float m, const struct relu_mask *r, int on)
 {
     float a[BN_LANES] = {0}, b[BN_LANES] = {0};
     int i = 0;
     for (; i + BN_LANES <= hw; i += BN_LANES)
         for (int j = 0; j < BN_LANES; j++) {
-            float g = through_relu(dy, out, (size_t)(i + j), mask);
+            float g = through_relu(dy[i + j], x[i + j], r, on);
             a[j] += g;
             b[j] += g * (x[i + j] - m);
         }
     for (int j = 0; i + j < hw; j++) {
-        float g = through_relu(dy, out, (size_t)(i + j), mask);
+        float g = through_relu(dy[i + j], x[i + j], r, on);
         a[j] += g;
         b[j] += g * (x[i + j] - m);
     }
@@ -265,58 +282,148 @@ grad_sums(double *restrict acc_dy, double *restrict acc_dy_xm, const float *rest
 }
 
 SIMD_KERNEL
-static void plane_grad_sums(double *acc_dy, double *acc_dy_xm, const float *dy, const float *x,
-                            const float *out, int hw, float m)
+static void plane_grad_sums_c(double *acc_dy, double *acc_dy_xm, const float *dy, const float *x,
+                              int hw, float m, const struct relu_mask *r)
 {
-    if (out)
-        grad_sums(acc_dy, acc_dy_xm, dy, x, out, hw, m, 1);
+    if (r->on)
+        grad_sums(acc_dy, acc_dy_xm, dy, x, hw, m, r, 1);
     else
-        grad_sums(acc_dy, acc_dy_xm, dy, x, out, hw, m, 0);
+        grad_sums(acc_dy, acc_dy_xm, dy, x, hw, m, r, 0);
 }
 
 /* dx (+)= k * (dy - mean_dy) - c * (x - m) */
 static inline __attribute__((always_inline)) void
-grad_input(float *restrict dx, const float *restrict dy, const float *restrict x,
-           const float *restrict out, int hw, float m, float k, float mean_dy, float c, int mask,
-           int overwrite)
+grad_input(float *restrict dx, const float *restrict dy, const float *restrict x, int hw, float m,
+           float k, float mean_dy, float c, const struct relu_mask *r, int on, int overwrite)
 {
     for (int i = 0; i < hw; i++) {
-        float g = k * (through_relu(dy, out, (size_t)i, mask) - mean_dy) - c * (x[i] - m);
+        float g = k * (through_relu(dy[i], x[i], r, on) - mean_dy) - c * (x[i] - m);
         dx[i] = overwrite ? g : dx[i] + g;
     }
 }
 
 SIMD_KERNEL
-static void plane_grad_input(float *dx, const float *dy, const float *x, const float *out, int hw,
-                             float m, float k, float mean_dy, float c, int overwrite)
+static void plane_grad_input_c(float *dx, const float *dy, const float *x, int hw, float m,
+                               float k, float mean_dy, float c, const struct relu_mask *r,
+                               int overwrite)
 {
-    if (out && overwrite)
-        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 1, 1);
-    else if (out)
-        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 1, 0);
+    if (r->on && overwrite)
+        grad_input(dx, dy, x, hw, m, k, mean_dy, c, r, 1, 1);
+    else if (r->on)
+        grad_input(dx, dy, x, hw, m, k, mean_dy, c, r, 1, 0);
     else if (overwrite)
-        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 0, 1);
+        grad_input(dx, dy, x, hw, m, k, mean_dy, c, r, 0, 1);
     else
-        grad_input(dx, dy, x, out, hw, m, k, mean_dy, c, 0, 0);
+        grad_input(dx, dy, x, hw, m, k, mean_dy, c, r, 0, 0);
+}
+
+#ifdef SIMD_HAVE_AVX512
+/* dy through the ReLU (vectors of 16; mask: the lanes read). */
+static inline __attribute__((always_inline)) SIMD_AVX512 __m512
+through_relu512(__m512 dy, __m512 x, const struct relu_mask *r)
+{
+    if (!r->on)
+        return dy;
+    const __m512 v = _mm512_fmadd_ps(x, _mm512_set1_ps(r->scale), _mm512_set1_ps(r->shift));
+    return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), dy);
+}
+
+/* plane_grad_sums_c in vectors, the tail masked into the first lanes
+ * (the C loops spill their lanes to the stack for a scalar tail, which a
+ * 7x7 plane pays on every one of its 49 pixels' worth). */
+SIMD_AVX512 static void plane_grad_sums512(double *acc_dy, double *acc_dy_xm, const float *dy,
+                                           const float *x, int hw, float m,
+                                           const struct relu_mask *r)
+{
+    const int full = hw / BN_LANES, rest = hw % BN_LANES;
+    const __mmask16 tail = (__mmask16)((1u << rest) - 1u);
+    const __m512 mv = _mm512_set1_ps(m);
+    __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
+    for (int i = 0; i < full; i++) {
+        const __m512 xv = _mm512_loadu_ps(x + (size_t)i * BN_LANES);
+        const __m512 g = through_relu512(_mm512_loadu_ps(dy + (size_t)i * BN_LANES), xv, r);
+        a = _mm512_add_ps(a, g);
+        b = _mm512_fmadd_ps(g, _mm512_sub_ps(xv, mv), b);
+    }
+    if (rest) {
+        const size_t at = (size_t)full * BN_LANES;
+        const __m512 xv = _mm512_maskz_loadu_ps(tail, x + at);
+        const __m512 g = through_relu512(_mm512_maskz_loadu_ps(tail, dy + at), xv, r);
+        a = _mm512_mask_add_ps(a, tail, a, g);
+        b = _mm512_mask3_fmadd_ps(g, _mm512_sub_ps(xv, mv), b, tail);
+    }
+    for (int h = 0; h < 2; h++) {
+        const __m256 ah = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), h));
+        const __m256 bh = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), h));
+        _mm512_storeu_pd(acc_dy + 8 * h,
+                         _mm512_add_pd(_mm512_loadu_pd(acc_dy + 8 * h), _mm512_cvtps_pd(ah)));
+        _mm512_storeu_pd(acc_dy_xm + 8 * h,
+                         _mm512_add_pd(_mm512_loadu_pd(acc_dy_xm + 8 * h), _mm512_cvtps_pd(bh)));
+    }
+}
+
+SIMD_AVX512 static void plane_grad_input512(float *dx, const float *dy, const float *x, int hw,
+                                            float m, float k, float mean_dy, float c,
+                                            const struct relu_mask *r, int overwrite)
+{
+    const __m512 mv = _mm512_set1_ps(m), kv = _mm512_set1_ps(k);
+    const __m512 mdy = _mm512_set1_ps(mean_dy), cv = _mm512_set1_ps(c);
+    for (int i = 0; i < hw; i += BN_LANES) {
+        const __mmask16 l = hw - i >= BN_LANES ? (__mmask16)0xffff
+                                                : (__mmask16)((1u << (hw - i)) - 1u);
+        const __m512 xv = _mm512_maskz_loadu_ps(l, x + i);
+        const __m512 g = through_relu512(_mm512_maskz_loadu_ps(l, dy + i), xv, r);
+        __m512 v = _mm512_fnmadd_ps(cv, _mm512_sub_ps(xv, mv),
+                                    _mm512_mul_ps(kv, _mm512_sub_ps(g, mdy)));
+        if (!overwrite)
+            v = _mm512_add_ps(_mm512_maskz_loadu_ps(l, dx + i), v);
+        _mm512_mask_storeu_ps(dx + i, l, v);
+    }
+}
+#endif
+
+static void plane_grad_sums(double *acc_dy, double *acc_dy_xm, const float *dy, const float *x,
+                            int hw, float m, const struct relu_mask *r)
+{
+#ifdef SIMD_HAVE_AVX512
+    if (simd_avx512()) {
+        plane_grad_sums512(acc_dy, acc_dy_xm, dy, x, hw, m, r);
+        return;
+    }
+#endif
+    plane_grad_sums_c(acc_dy, acc_dy_xm, dy, x, hw, m, r);
+}
+
+static void plane_grad_input(float *dx, const float *dy, const float *x, int hw, float m, float k,
+                             float mean_dy, float c, const struct relu_mask *r, int overwrite)
+{
+#ifdef SIMD_HAVE_AVX512
+    if (simd_avx512()) {
+        plane_grad_input512(dx, dy, x, hw, m, k, mean_dy, c, r, overwrite);
+        return;
+    }
+#endif
+    plane_grad_input_c(dx, dy, x, hw, m, k, mean_dy, c, r, overwrite);
 }
 
 static void backward_channels(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                              const float *inp, const float *out, const float *gamma,
+                              const float *inp, const float *gamma, const float *beta,
                               const float *mean, const float *var, float eps,
                               const struct bn_shape *s, int t, size_t begin, size_t end)
 {
     (void)t;
     const size_t chw = (size_t)s->c * s->hw;
     const double count = (double)s->n * s->hw;
-    const float *mask = s->relu ? out : NULL;
     for (int ch = (int)begin; ch < (int)end; ch++) {
         const size_t at = (size_t)ch * s->hw;
         const float m = mean[ch];
         const float rstd = 1.0f / sqrtf(var[ch] + eps);
+        struct relu_mask r = {.on = s->relu};
+        train_affine(&r.scale, &r.shift, gamma, beta, mean, var, eps, ch);
         double acc_dy[BN_LANES] = {0}, acc_dy_xm[BN_LANES] = {0};
         for (int img = 0; img < s->n; img++)
-            plane_grad_sums(acc_dy, acc_dy_xm, dout + img * chw + at, inp + img * chw + at,
-                            mask ? mask + img * chw + at : NULL, s->hw, m);
+            plane_grad_sums(acc_dy, acc_dy_xm, dout + img * chw + at, inp + img * chw + at, s->hw,
+                            m, &r);
         const double sum_dy = lanes_total(acc_dy);
         const double sum_dy_xhat = lanes_total(acc_dy_xm) * (double)rstd;
         dgamma[ch] += (float)sum_dy_xhat;
@@ -330,19 +437,16 @@ static void backward_channels(float *dinp, float *dgamma, float *dbeta, const fl
         const float c = k * rstd * (float)(sum_dy_xhat / count);
         for (int img = 0; img < s->n; img++)
             plane_grad_input(dinp + img * chw + at, dout + img * chw + at, inp + img * chw + at,
-                             mask ? mask + img * chw + at : NULL, s->hw, m, k, mean_dy, c,
-                             s->overwrite);
+                             s->hw, m, k, mean_dy, c, &r, s->overwrite);
     }
 }
 
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta,
-                        const float *dout, const float *inp, const float *out,
-                        const float *gamma, const float *mean, const float *var, float eps,
-                        const struct bn_shape *s)
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                        const float *inp, const float *gamma, const float *beta, const float *mean,
+                        const float *var, float eps, const struct bn_shape *s)
 {
-    assert(!s->relu || out != NULL);
-    PARALLEL_RANGES((size_t)s->c, 1, backward_channels, dinp, dgamma, dbeta, dout, inp, out,
-                    gamma, mean, var, eps, s);
+    PARALLEL_RANGES((size_t)s->c, 1, backward_channels, dinp, dgamma, dbeta, dout, inp, gamma,
+                    beta, mean, var, eps, s);
 }
 
 void batchnorm_running_update(float *running_mean, float *running_var,
