@@ -178,20 +178,36 @@ train_affine(float *scale, float *shift, const float *gamma, const float *beta, 
     *shift = beta[ch] - mean[ch] * *scale;
 }
 
-/* Normalises channel ch of every image with its batch statistics, which
- * c holds, and returns them (mean, biased variance). */
-static void channel_affine(float *out, float *mean, float *var, const float *inp,
-                           const float *gamma, const float *beta, float eps,
-                           const struct bn_shape *s, int ch, const struct channel_moments *c)
+/* A channel's batch statistics from its merged moments. */
+static void channel_stats(float *mean, float *var, int ch, const struct channel_moments *c,
+                          int hw)
 {
-    const size_t chw = (size_t)s->c * s->hw;
     mean[ch] = (float)c->mean;
-    var[ch] = (float)(c->m2 / ((double)c->planes * s->hw));
-    float scale, shift;
-    train_affine(&scale, &shift, gamma, beta, mean, var, eps, ch);
-    for (int img = 0; img < s->n; img++)
-        affine_plane(out + img * chw + (size_t)ch * s->hw, inp + img * chw + (size_t)ch * s->hw,
-                     s->hw, scale, shift, s->relu);
+    var[ch] = (float)(c->m2 / ((double)c->planes * hw));
+}
+
+/* Normalises channels [begin, end) of every image with their batch
+ * statistics, image by image: a channel's planes are a whole image apart,
+ * each a few cache lines on a page of its own, which the hardware
+ * prefetchers do not follow, while an image's planes of the range are
+ * one run of memory. */
+static void range_affine(float *out, const float *inp, const float *gamma, const float *beta,
+                         const float *mean, const float *var, float eps, const struct bn_shape *s,
+                         size_t begin, size_t end)
+{
+    enum { CHUNK = 64 };
+    const size_t chw = (size_t)s->c * s->hw;
+    for (size_t c0 = begin; c0 < end; c0 += CHUNK) {
+        const size_t c1 = end - c0 < CHUNK ? end : c0 + CHUNK;
+        float scale[CHUNK], shift[CHUNK];
+        for (size_t ch = c0; ch < c1; ch++)
+            train_affine(&scale[ch - c0], &shift[ch - c0], gamma, beta, mean, var, eps, (int)ch);
+        for (int img = 0; img < s->n; img++)
+            for (size_t ch = c0; ch < c1; ch++) {
+                const size_t at = img * chw + ch * s->hw;
+                affine_plane(out + at, inp + at, s->hw, scale[ch - c0], shift[ch - c0], s->relu);
+            }
+    }
 }
 
 /* Channels [begin, end), their planes' moments taken here. */
@@ -208,8 +224,9 @@ static void train_channels(float *out, float *mean, float *var, const float *inp
             batchnorm_plane_moments(m, inp + img * chw + (size_t)ch * s->hw, s->hw);
             channel_merge(&c, m, s->hw);
         }
-        channel_affine(out, mean, var, inp, gamma, beta, eps, s, ch, &c);
+        channel_stats(mean, var, ch, &c, s->hw);
     }
+    range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end);
 }
 
 /* Channels [begin, end) from the moments a producer took. */
@@ -222,8 +239,9 @@ static void moment_channels(float *out, float *mean, float *var, const float *in
         struct channel_moments c = {0};
         for (int img = 0; img < s->n; img++)
             channel_merge(&c, moments + 2 * ((size_t)img * s->c + ch), s->hw);
-        channel_affine(out, mean, var, inp, gamma, beta, eps, s, ch, &c);
+        channel_stats(mean, var, ch, &c, s->hw);
     }
+    range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end);
 }
 
 void batchnorm_forward_train_moments(float *out, float *mean, float *var, const float *inp,
@@ -406,38 +424,55 @@ static void plane_grad_input(float *dx, const float *dy, const float *x, int hw,
     plane_grad_input_c(dx, dy, x, hw, m, k, mean_dy, c, r, overwrite);
 }
 
+/* Channels [begin, end) of the backward pass, in chunks whose passes go
+ * image by image (range_affine says why); each channel's sums still run
+ * over the images in order. */
 static void backward_channels(float *dinp, float *dgamma, float *dbeta, const float *dout,
                               const float *inp, const float *gamma, const float *beta,
                               const float *mean, const float *var, float eps,
                               const struct bn_shape *s, int t, size_t begin, size_t end)
 {
     (void)t;
+    enum { CHUNK = 32 };
     const size_t chw = (size_t)s->c * s->hw;
     const double count = (double)s->n * s->hw;
-    for (int ch = (int)begin; ch < (int)end; ch++) {
-        const size_t at = (size_t)ch * s->hw;
-        const float m = mean[ch];
-        const float rstd = 1.0f / sqrtf(var[ch] + eps);
-        struct relu_mask r = {.on = s->relu};
-        train_affine(&r.scale, &r.shift, gamma, beta, mean, var, eps, ch);
-        double acc_dy[BN_LANES] = {0}, acc_dy_xm[BN_LANES] = {0};
+    for (size_t c0 = begin; c0 < end; c0 += CHUNK) {
+        const int nc = (int)(end - c0 < CHUNK ? end - c0 : CHUNK);
+        struct relu_mask r[CHUNK];
+        float rstd[CHUNK], k[CHUNK], mean_dy[CHUNK], c[CHUNK];
+        double acc_dy[CHUNK][BN_LANES] = {{0}}, acc_dy_xm[CHUNK][BN_LANES] = {{0}};
+        for (int j = 0; j < nc; j++) {
+            const int ch = (int)c0 + j;
+            rstd[j] = 1.0f / sqrtf(var[ch] + eps);
+            r[j].on = s->relu;
+            train_affine(&r[j].scale, &r[j].shift, gamma, beta, mean, var, eps, ch);
+        }
         for (int img = 0; img < s->n; img++)
-            plane_grad_sums(acc_dy, acc_dy_xm, dout + img * chw + at, inp + img * chw + at, s->hw,
-                            m, &r);
-        const double sum_dy = lanes_total(acc_dy);
-        const double sum_dy_xhat = lanes_total(acc_dy_xm) * (double)rstd;
-        dgamma[ch] += (float)sum_dy_xhat;
-        dbeta[ch] += (float)sum_dy;
+            for (int j = 0; j < nc; j++) {
+                const size_t at = img * chw + (c0 + (size_t)j) * s->hw;
+                plane_grad_sums(acc_dy[j], acc_dy_xm[j], dout + at, inp + at, s->hw,
+                                mean[c0 + (size_t)j], &r[j]);
+            }
+        for (int j = 0; j < nc; j++) {
+            const size_t ch = c0 + (size_t)j;
+            const double sum_dy = lanes_total(acc_dy[j]);
+            const double sum_dy_xhat = lanes_total(acc_dy_xm[j]) * (double)rstd[j];
+            dgamma[ch] += (float)sum_dy_xhat;
+            dbeta[ch] += (float)sum_dy;
+            /* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat)),
+             * xhat = (x - m) * rstd */
+            k[j] = gamma[ch] * rstd[j];
+            mean_dy[j] = (float)(sum_dy / count);
+            c[j] = k[j] * rstd[j] * (float)(sum_dy_xhat / count);
+        }
         if (dinp == NULL)
             continue;
-        /* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat)),
-         * xhat = (x - m) * rstd */
-        const float k = gamma[ch] * rstd;
-        const float mean_dy = (float)(sum_dy / count);
-        const float c = k * rstd * (float)(sum_dy_xhat / count);
         for (int img = 0; img < s->n; img++)
-            plane_grad_input(dinp + img * chw + at, dout + img * chw + at, inp + img * chw + at,
-                             s->hw, m, k, mean_dy, c, &r, s->overwrite);
+            for (int j = 0; j < nc; j++) {
+                const size_t at = img * chw + (c0 + (size_t)j) * s->hw;
+                plane_grad_input(dinp + at, dout + at, inp + at, s->hw, mean[c0 + (size_t)j], k[j],
+                                 mean_dy[j], c[j], &r[j], s->overwrite);
+            }
     }
 }
 
