@@ -9,8 +9,11 @@
  *   forward256      images/s of an evaluation-mode forward at batch 256
  *   latency1        median milliseconds of the same forward at batch 1
  *
- *   bench_eval [-t THREADS] [-s SECONDS] [CONFIG]
+ *   bench_eval [-t THREADS] [-s SECONDS] [-p] [CONFIG]
  *
+ * With -p only candidate_eval_speedup: the speed-up of THREADS threads
+ * over one on candidate_eval, candidates timed in alternation
+ * (bench_paired_speedup).
  * Random images of the space's shape (speed does not depend on pixels).
  * Prints one JSON line per figure, with the keys of bench_torch.py's.
  */
@@ -124,6 +127,20 @@ int main(int argc, char **argv)
                  g ? "," : "", choices[g]);
 
     score_once(&c);  /* warm-up: arenas, pages, caches */
+    if (args.paired) {
+        double t1, tn;
+        int pairs;
+        const double speedup = bench_paired_speedup(threads, seconds, score_once, &c, &t1, &tn,
+                                                    &pairs);
+        bench_print_speedup("candidate_eval_speedup", threads, speedup, t1, tn, pairs,
+                            "candidate");
+        floats_free(images);
+        free(d.train.pixels);
+        free(d.train.labels);
+        search_space_free(ss);
+        config_destroy(&cfg);
+        return 0;
+    }
     int reps = timed(seconds, times, score_once, &c);
     printf("{\"bench\": \"candidate_eval\", \"side\": \"mutatord\", \"threads\": %d, "
            "\"value\": %.4g, \"unit\": \"s\", \"calib_images\": %d, \"val_images\": %d, "

@@ -47,8 +47,15 @@ for t in $threads; do
         torch_figure --threads "$t" --only "$b"
     done
 done
+# The speed-up of the last thread count over one, timed in alternation
+# (bench_paired_speedup): the separate runs above are minutes apart, and
+# the load of this shared machine drifts in between.
+for t in $threads; do last=$t; done
+if [ "$last" -gt 1 ]; then
+    figure "$builddir/tests/bench_train" -p -t "$last" -s "$seconds" "$conf"
+    figure "$builddir/tests/bench_eval" -p -t "$last" -s "$((2 * seconds))" "$conf"
+fi
 # Memory at the last thread count only (REFERENCE.md's protocol: 2): it takes
 # minutes, and the thread count changes only the per-thread scratch.
-for t in $threads; do last=$t; done
 figure "$SHELL" "$srcdir/tests/bench_memory.sh" "$builddir/mutatord" "$conf" "$last"
 figure "$SHELL" "$srcdir/tests/bench_ratios.sh" "$out"

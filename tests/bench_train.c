@@ -12,9 +12,11 @@
  * a long one does per image; bench_torch.py draws the same paths. Warm-up
  * is the first round; then whole rounds for about SECONDS.
  *
- *   bench_train [--threads T] [--seconds S] [CONFIG]
+ *   bench_train [-t THREADS] [-s SECONDS] [-p] [CONFIG]
  *
- * Prints one JSON line.
+ * Prints one JSON line: images per second at THREADS threads, or with -p
+ * the speed-up of THREADS threads over one, rounds timed in alternation
+ * (bench_paired_speedup).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,44 @@ static void path_next(struct path_sequence *p, int *choices)
     p->at++;
 }
 
+/* One training step's work, on the next path. */
+struct train_ctx {
+    struct search_space *ss;
+    struct supernet *sn;
+    struct path_sequence paths;
+    const float *images;
+    const int *labels;
+    float *probs, *dlogits;
+    int classes;
+};
+
+static void train_step(struct train_ctx *t)
+{
+    static const struct sgd_config sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 4e-5f,
+                                          .nesterov = 1};
+    struct mtd_error err = {0};
+    int c[SEARCH_SPACE_MAX_GROUPS];
+    struct arch arch;
+    path_next(&t->paths, c);
+    search_space_to_arch(t->ss, c, &arch);
+    supernet_set_arch(t->sn, &arch, &err);
+    const float *logits = supernet_forward(t->sn, t->images, BATCH, FORWARD_TRAIN);
+    crossentropy_forward(t->probs, logits, t->labels, BATCH, t->classes, 0.0f);
+    for (size_t i = 0; i < (size_t)BATCH * (size_t)t->classes; i++)
+        t->dlogits[i] = 0.0f;
+    crossentropy_backward(t->dlogits, t->probs, t->labels, BATCH, t->classes, 0.0f, 1.0f);
+    supernet_backward(t->sn, t->dlogits);
+    supernet_sgd_step(t->sn, &sgd, 0);
+}
+
+/* A whole round of paths (every op once per group). */
+static void train_round(void *arg)
+{
+    struct train_ctx *t = arg;
+    for (int i = 0; i < t->paths.round; i++)
+        train_step(t);
+}
+
 int main(int argc, char **argv)
 {
     struct bench_args args;
@@ -91,43 +131,38 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_train: out of memory\n");
         return 1;
     }
-    struct sgd_config sgd = {.lr = 0.01f, .momentum = 0.9f, .weight_decay = 4e-5f, .nesterov = 1};
-    struct path_sequence paths = {.state = 1, .ngroups = search_space_ngroups(ss)};
-    paths.round = search_space_group(ss, 0)->nchoices;
-    for (int g = 1; g < paths.ngroups; g++)
-        if (search_space_group(ss, g)->nchoices != paths.round) {
+    struct train_ctx t = {.ss = ss, .sn = sn, .images = images, .labels = labels,
+                          .probs = probs, .dlogits = dlogits, .classes = def->classes,
+                          .paths = {.state = 1, .ngroups = search_space_ngroups(ss)}};
+    t.paths.round = search_space_group(ss, 0)->nchoices;
+    for (int g = 1; g < t.paths.ngroups; g++)
+        if (search_space_group(ss, g)->nchoices != t.paths.round) {
             fprintf(stderr, "bench_train: %s: the groups have different numbers of choices\n",
                     path);
             return 1;
         }
-    paths.at = paths.round;
-    const long warmup = paths.round;
-    double t0 = 0.0;
-    long steps = 0;
-    for (long s = 0;; s++) {
-        if (s == warmup)
-            t0 = monotonic_seconds();
-        if (s > warmup && (s - warmup) % paths.round == 0 && monotonic_seconds() - t0 >= seconds)
-            break;
-        int c[SEARCH_SPACE_MAX_GROUPS];
-        struct arch arch;
-        path_next(&paths, c);
-        search_space_to_arch(ss, c, &arch);
-        supernet_set_arch(sn, &arch, &err);
-        const float *logits = supernet_forward(sn, images, BATCH, FORWARD_TRAIN);
-        crossentropy_forward(probs, logits, labels, BATCH, def->classes, 0.0f);
-        for (size_t i = 0; i < (size_t)BATCH * (size_t)def->classes; i++)
-            dlogits[i] = 0.0f;
-        crossentropy_backward(dlogits, probs, labels, BATCH, def->classes, 0.0f, 1.0f);
-        supernet_backward(sn, dlogits);
-        supernet_sgd_step(sn, &sgd, 0);
-        if (s >= warmup)
-            steps++;
+    t.paths.at = t.paths.round;
+    train_round(&t);   /* warm-up: arenas, pages, caches */
+    if (args.paired) {
+        double t1, tn;
+        int pairs;
+        const double speedup = bench_paired_speedup(threads, seconds, train_round, &t, &t1, &tn,
+                                                    &pairs);
+        bench_print_speedup("train_speedup", threads, speedup, t1, tn, pairs, "round of paths");
+    } else {
+        /* Whole rounds for about `seconds`. */
+        long steps = 0;
+        const double t0 = monotonic_seconds();
+        do {
+            train_round(&t);
+            steps += t.paths.round;
+        } while (monotonic_seconds() - t0 < seconds);
+        const double elapsed = monotonic_seconds() - t0;
+        printf("{\"bench\": \"train\", \"side\": \"mutatord\", \"threads\": %d, "
+               "\"config\": \"%s\", \"batch\": %d, \"steps\": %ld, \"value\": %.1f, "
+               "\"unit\": \"images/s\"}\n",
+               threads, path, BATCH, steps, (double)steps * BATCH / elapsed);
     }
-    double elapsed = monotonic_seconds() - t0;
-    printf("{\"bench\": \"train\", \"side\": \"mutatord\", \"threads\": %d, \"config\": \"%s\", "
-           "\"batch\": %d, \"steps\": %ld, \"value\": %.1f, \"unit\": \"images/s\"}\n",
-           threads, path, BATCH, steps, (double)steps * BATCH / elapsed);
     floats_free(images);
     floats_free(probs);
     floats_free(dlogits);
