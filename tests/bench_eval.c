@@ -72,6 +72,44 @@ static void forward_once(void *arg)
     supernet_forward(c->sn, c->images, c->batch, FORWARD_EVAL);
 }
 
+/* candidate_eval, forward256 and latency1 of the subnet c's supernet is
+ * set to, as JSON lines. */
+static enum mtd_status eval_figures(struct eval_ctx *c, int threads, double seconds,
+                                    const char *arch_text)
+{
+    static double times[MAX_REPS];
+    struct mtd_error err = {0};
+    int reps = timed(seconds, times, score_once, c);
+    printf("{\"bench\": \"candidate_eval\", \"side\": \"mutatord\", \"threads\": %d, "
+           "\"value\": %.4g, \"unit\": \"s\", \"calib_images\": %d, \"val_images\": %d, "
+           "\"batch\": %d, \"reps\": %d, \"arch\": \"%s\"}\n",
+           threads, median(times, reps), CALIB, VAL, EVAL_BATCH, reps, arch_text);
+    fflush(stdout);
+
+    if (supernet_reserve_eval(c->sn, 256, &err) != MTD_OK) {
+        fprintf(stderr, "bench_eval: %s\n", err.msg);
+        return MTD_ERR_NOMEM;
+    }
+    const int batches[2] = {256, 1};
+    for (int b = 0; b < 2; b++) {
+        c->batch = batches[b];
+        for (int w = 0; w < (b ? 50 : 3); w++)
+            forward_once(c);
+        reps = timed(seconds, times, forward_once, c);
+        double t = median(times, reps);
+        if (b == 0)
+            printf("{\"bench\": \"forward256\", \"side\": \"mutatord\", \"threads\": %d, "
+                   "\"value\": %.4g, \"unit\": \"images/s\", \"batch\": 256, \"reps\": %d, "
+                   "\"arch\": \"%s\"}\n", threads, 256.0 / t, reps, arch_text);
+        else
+            printf("{\"bench\": \"latency1\", \"side\": \"mutatord\", \"threads\": %d, "
+                   "\"value\": %.4g, \"unit\": \"ms\", \"batch\": 1, \"reps\": %d, "
+                   "\"arch\": \"%s\"}\n", threads, 1000.0 * t, reps, arch_text);
+        fflush(stdout);
+    }
+    return MTD_OK;
+}
+
 int main(int argc, char **argv)
 {
     struct bench_args args;
@@ -120,7 +158,6 @@ int main(int argc, char **argv)
     struct eval_ctx c = {.sn = sn, .d = &d, .calib = {&d.train, 0, CALIB},
                          .val = {&d.train, CALIB, VAL}, .images = images};
 
-    static double times[MAX_REPS];
     char arch_text[256] = "";
     for (int g = 0; g < search_space_ngroups(ss); g++)
         snprintf(arch_text + strlen(arch_text), sizeof arch_text - strlen(arch_text), "%s%d",
@@ -134,40 +171,8 @@ int main(int argc, char **argv)
                                                     &pairs);
         bench_print_speedup("candidate_eval_speedup", threads, speedup, t1, tn, pairs,
                             "candidate");
-        floats_free(images);
-        free(d.train.pixels);
-        free(d.train.labels);
-        search_space_free(ss);
-        config_destroy(&cfg);
-        return 0;
-    }
-    int reps = timed(seconds, times, score_once, &c);
-    printf("{\"bench\": \"candidate_eval\", \"side\": \"mutatord\", \"threads\": %d, "
-           "\"value\": %.4g, \"unit\": \"s\", \"calib_images\": %d, \"val_images\": %d, "
-           "\"batch\": %d, \"reps\": %d, \"arch\": \"%s\"}\n",
-           threads, median(times, reps), CALIB, VAL, EVAL_BATCH, reps, arch_text);
-    fflush(stdout);
-
-    if (supernet_reserve_eval(sn, 256, &err) != MTD_OK) {
-        fprintf(stderr, "bench_eval: %s\n", err.msg);
+    } else if (eval_figures(&c, threads, seconds, arch_text) != MTD_OK) {
         return 1;
-    }
-    const int batches[2] = {256, 1};
-    for (int b = 0; b < 2; b++) {
-        c.batch = batches[b];
-        for (int w = 0; w < (b ? 50 : 3); w++)
-            forward_once(&c);
-        reps = timed(seconds, times, forward_once, &c);
-        double t = median(times, reps);
-        if (b == 0)
-            printf("{\"bench\": \"forward256\", \"side\": \"mutatord\", \"threads\": %d, "
-                   "\"value\": %.4g, \"unit\": \"images/s\", \"batch\": 256, \"reps\": %d, "
-                   "\"arch\": \"%s\"}\n", threads, 256.0 / t, reps, arch_text);
-        else
-            printf("{\"bench\": \"latency1\", \"side\": \"mutatord\", \"threads\": %d, "
-                   "\"value\": %.4g, \"unit\": \"ms\", \"batch\": 1, \"reps\": %d, "
-                   "\"arch\": \"%s\"}\n", threads, 1000.0 * t, reps, arch_text);
-        fflush(stdout);
     }
     floats_free(images);
     free(d.train.pixels);
