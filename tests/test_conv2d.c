@@ -417,12 +417,12 @@ static void test_depthwise_kernels_agree(void **state)
                     }
 }
 
-/* The channel-vector depthwise backward (stride 1, same padding; run by
- * conv2d_backward where the CPU has AVX-512) against the plane kernel's:
- * the same gradients up to the order of the sums, the input gradient
- * written or added, the weight gradient added to what is there, over
- * kernel sizes, channel counts around the 16 lanes, reduced width and
- * plane sizes. */
+/* The channel-vector depthwise backward (odd kernels padded by half;
+ * run by conv2d_backward where the CPU has AVX-512) against the plane
+ * kernel's: the same gradients up to the order of the sums, the input
+ * gradient written or added, the weight gradient added to what is there,
+ * over kernel sizes, strides 1 and 2, channel counts around the 16 lanes,
+ * reduced width and plane sizes (odd and even). */
 static void test_depthwise_backward_kernels_agree(void **state)
 {
     (void)state;
@@ -431,12 +431,12 @@ static void test_depthwise_backward_kernels_agree(void **state)
     for (size_t ki = 0; ki < 3; ki++)
         for (size_t ci = 0; ci < 4; ci++)
             for (size_t si = 0; si < 3; si++)
-                for (int overwrite = 0; overwrite < 2; overwrite++) {
+                for (int run = 0; run < 4; run++) {
                     const int c = cs[ci], k = ks[ki], c_max = c + 3;
                     struct conv2d_shape s = {.n = 5, .cin = c, .cout = c, .wcin = 1,
                                              .h = sizes[si][0], .w = sizes[si][1], .k = k,
-                                             .stride = 1, .pad = k / 2, .groups = c,
-                                             .overwrite = overwrite};
+                                             .stride = 1 + run / 2, .pad = k / 2, .groups = c,
+                                             .overwrite = run % 2};
                     const size_t in = in_count(&s), nw = (size_t)c_max * k * k;
                     float *x = floats_alloc(in), *dy = floats_alloc(out_count(&s));
                     float *w = floats_alloc(nw), *scratch = scratch_for(&s);

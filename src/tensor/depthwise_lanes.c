@@ -50,10 +50,10 @@ static struct lanes_geom lanes_geom(const struct conv2d_shape *s)
     return g;
 }
 
-/* Whether the backward runs here: stride 1, an output the input's size. */
+/* Whether the backward runs here: an odd kernel padded by half of it. */
 static int lanes_backward_fits(const struct conv2d_shape *s)
 {
-    return s->stride == 1 && 2 * s->pad == s->k - 1;
+    return s->k % 2 == 1 && 2 * s->pad == s->k - 1;
 }
 
 /* Floats of one range's partial weight gradient in the backward pass:
@@ -69,10 +69,12 @@ size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s)
     const size_t taps = (size_t)g.k * g.k * LANES, pos = (size_t)g.h * g.w;
     /* the tile, the output, the taps, the tile's pixel positions */
     const size_t forward = g.tile + g.out + taps + pos;
-    /* and the output gradient's tile, every group's flipped taps, the
-     * ranges' partial weight gradients */
+    /* and the output gradient's tile (or the input gradient's), every
+     * group's flipped taps, the output pixels' positions, the ranges'
+     * partial weight gradients */
     const size_t backward = lanes_backward_fits(s)
                                 ? 2 * g.tile + g.out + partial_floats(s) + pos
+                                      + (size_t)g.oh * g.ow
                                       + PARALLEL_RANGES_PER_THREAD * partial_floats(s)
                                 : 0;
     return floats_whole_lines(forward > backward ? forward : backward);
@@ -124,9 +126,10 @@ SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc, const int
 }
 
 /* The output pixels (lanes [0, nc)) back into nc planes (oh, ow), the
- * same way round; added to the planes' values when add. */
+ * same way round; added to the planes' values when add. Pixel q is at
+ * res + pos[q], or res + q * LANES when pos is NULL. */
 SIMD_AVX512 static void planes_out(float *y, const float *res, int nc,
-                                   const struct lanes_geom *g, int add)
+                                   const struct lanes_geom *g, int add, const int *pos)
 {
     const int ohw = g->oh * g->ow;
     for (int q = 0; q < ohw; q += 16) {
@@ -134,7 +137,9 @@ SIMD_AVX512 static void planes_out(float *y, const float *res, int nc,
         __m512 r[16];
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++)
-            r[i] = i < np ? _mm512_loadu_ps(res + (size_t)(q + i) * LANES) : _mm512_setzero_ps();
+            r[i] = i < np ? _mm512_loadu_ps(res + (pos ? (size_t)pos[q + i]
+                                                       : (size_t)(q + i) * LANES))
+                          : _mm512_setzero_ps();
         transpose16(r);
         const __mmask16 m = block_mask(q, ohw);
 #pragma GCC unroll 16
@@ -218,7 +223,7 @@ static void lanes_items(float *out, const float *inp, const float *weight,
         }
         planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, pos, &g);
         taps_lanes(res, tile, wt, affine, c0, nc, &g);
-        planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g, 0);
+        planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g, 0, NULL);
         conv2d_epilogue_moments(ep, out + ((size_t)img * c + c0) * ohw, (size_t)img, c0, nc, c,
                                 (int)ohw);
     }
@@ -236,35 +241,59 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
 }
 
 /* part[tap] += the sum over output pixels of the output gradient's lanes
- * times the input's under the tap (stride 1: output pixel (oy, ox) sits at
- * (oy + pad, ox + pad) of its tile), in four partial sums over the
- * pixels of each row (a chain of one would wait on every add). */
-SIMD_AVX512 static void taps_weight_grad_lanes(float *part, const float *dtile,
+ * times the input's under the tap, in four partial sums over the pixels
+ * of each row (a chain of one would wait on every add). Output pixel
+ * (oy, ox) is at dy + (oy * dy_ld + ox) * LANES. */
+SIMD_AVX512 static void taps_weight_grad_lanes(float *part, const float *dy, int dy_ld,
                                                const float *tile, const struct lanes_geom *g)
 {
+    const size_t step = (size_t)g->s * LANES;
     for (int ky = 0; ky < g->k; ky++)
         for (int kx = 0; kx < g->k; kx++) {
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
             for (int oy = 0; oy < g->oh; oy++) {
-                const float *dy = dtile + ((size_t)(oy + g->pad) * g->wp + g->pad) * LANES;
-                const float *x = tile + ((size_t)(oy + ky) * g->wp + kx) * LANES;
+                const float *d = dy + (size_t)oy * dy_ld * LANES;
+                const float *x = tile + ((size_t)(oy * g->s + ky) * g->wp + kx) * LANES;
                 int ox = 0;
                 for (; ox + 4 <= g->ow; ox += 4) {
-                    const float *d = dy + (size_t)ox * LANES, *v = x + (size_t)ox * LANES;
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(d), _mm512_loadu_ps(v), a0);
-                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(d + LANES), _mm512_loadu_ps(v + LANES), a1);
-                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(d + 2 * LANES),
-                                         _mm512_loadu_ps(v + 2 * LANES), a2);
-                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(d + 3 * LANES),
-                                         _mm512_loadu_ps(v + 3 * LANES), a3);
+                    const float *dd = d + (size_t)ox * LANES, *v = x + (size_t)ox * step;
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(dd), _mm512_loadu_ps(v), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_loadu_ps(dd + LANES), _mm512_loadu_ps(v + step),
+                                         a1);
+                    a2 = _mm512_fmadd_ps(_mm512_loadu_ps(dd + 2 * LANES),
+                                         _mm512_loadu_ps(v + 2 * step), a2);
+                    a3 = _mm512_fmadd_ps(_mm512_loadu_ps(dd + 3 * LANES),
+                                         _mm512_loadu_ps(v + 3 * step), a3);
                 }
                 for (; ox < g->ow; ox++)
-                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(dy + (size_t)ox * LANES),
-                                         _mm512_loadu_ps(x + (size_t)ox * LANES), a0);
+                    a0 = _mm512_fmadd_ps(_mm512_loadu_ps(d + (size_t)ox * LANES),
+                                         _mm512_loadu_ps(x + (size_t)ox * step), a0);
             }
             float *pt = part + (size_t)(ky * g->k + kx) * LANES;
             const __m512 sum = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
             _mm512_storeu_ps(pt, _mm512_add_ps(_mm512_loadu_ps(pt), sum));
+        }
+}
+
+/* Strided: the input gradient's padded tile dxt (zeroed) += each output
+ * pixel's gradient times each tap, scattered to the pixels it read; wtf
+ * holds the taps flipped. */
+SIMD_AVX512 static void taps_input_grad_scatter(float *dxt, const float *dy, const float *wtf,
+                                                const struct lanes_geom *g)
+{
+    const int taps = g->k * g->k;
+    for (int oy = 0; oy < g->oh; oy++)
+        for (int ox = 0; ox < g->ow; ox++) {
+            const __m512 d = _mm512_loadu_ps(dy + ((size_t)oy * g->ow + ox) * LANES);
+            for (int ky = 0; ky < g->k; ky++) {
+                float *row = dxt + ((size_t)(oy * g->s + ky) * g->wp + (size_t)ox * g->s) * LANES;
+                const float *w = wtf + (size_t)(taps - 1 - ky * g->k) * LANES;
+                for (int kx = 0; kx < g->k; kx++) {
+                    float *p = row + (size_t)kx * LANES;
+                    _mm512_storeu_ps(p, _mm512_fmadd_ps(_mm512_loadu_ps(w - (size_t)kx * LANES), d,
+                                                        _mm512_loadu_ps(p)));
+                }
+            }
         }
 }
 
@@ -284,27 +313,50 @@ static void flipped_taps(float *wtf, const float *weight, const struct conv2d_sh
 }
 
 /* Images [begin, end) of the backward pass: their weight gradient into
- * part (groups x taps x lanes), their input gradient into dinp. */
+ * part (groups x taps x lanes), their input gradient into dinp. At stride
+ * 1 the output gradient goes into dtile like the input into tile (its
+ * pixels where the input's are), and the input gradient is the forward
+ * kernel over it with the flipped taps; strided, it goes compact into res
+ * and is scattered into dtile, the input gradient's padded tile. */
 SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const float *dout,
                                               const float *inp, const float *wtf,
                                               const struct conv2d_shape *s, float *tile,
                                               float *dtile, float *res, const int *pos,
-                                              size_t begin, size_t end)
+                                              const int *pos_out, size_t begin, size_t end)
 {
     const struct lanes_geom g = lanes_geom(s);
+    /* the output gradient's compact pixels, as planes_in sees them */
+    const struct lanes_geom go = {.h = g.oh, .w = g.ow, .oh = g.oh, .ow = g.ow, .hp = g.oh,
+                                  .wp = g.ow};
     const int c = s->cin, taps = s->k * s->k, groups = (c + LANES - 1) / LANES;
-    const size_t hw = (size_t)g.h * g.w;
+    const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
+    /* the input gradient's planes, as planes_out sees them */
+    const struct lanes_geom gi = {.oh = g.h, .ow = g.w};
     for (size_t img = begin; img < end; img++)
         for (int grp = 0; grp < groups; grp++) {
             const int c0 = grp * LANES, nc = c - c0 < LANES ? c - c0 : LANES;
-            const size_t at = (img * (size_t)c + (size_t)c0) * hw;
-            planes_in(tile, inp + at, nc, pos, &g);
-            planes_in(dtile, dout + at, nc, pos, &g);
-            taps_weight_grad_lanes(part + (size_t)grp * taps * LANES, dtile, tile, &g);
-            if (dinp == NULL)
-                continue;
-            taps_lanes(res, dtile, wtf + (size_t)grp * taps * LANES, NULL, c0, nc, &g);
-            planes_out(dinp + at, res, nc, &g, !s->overwrite);
+            const float *w = wtf + (size_t)grp * taps * LANES;
+            float *p = part + (size_t)grp * taps * LANES;
+            float *dx = dinp ? dinp + (img * (size_t)c + (size_t)c0) * hw : NULL;
+            planes_in(tile, inp + (img * (size_t)c + (size_t)c0) * hw, nc, pos, &g);
+            const float *dy = dout + (img * (size_t)c + (size_t)c0) * ohw;
+            if (g.s == 1) {
+                planes_in(dtile, dy, nc, pos, &g);
+                taps_weight_grad_lanes(p, dtile + ((size_t)g.pad * g.wp + g.pad) * LANES, g.wp,
+                                       tile, &g);
+                if (dx == NULL)
+                    continue;
+                taps_lanes(res, dtile, w, NULL, c0, nc, &g);
+                planes_out(dx, res, nc, &gi, !s->overwrite, NULL);
+            } else {
+                planes_in(res, dy, nc, pos_out, &go);
+                taps_weight_grad_lanes(p, res, g.ow, tile, &g);
+                if (dx == NULL)
+                    continue;
+                memset(dtile, 0, g.tile * sizeof(float));
+                taps_input_grad_scatter(dtile, res, w, &g);
+                planes_out(dx, dtile, nc, &gi, !s->overwrite, pos);
+            }
         }
 }
 
@@ -319,7 +371,8 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
     const size_t ldw = (size_t)s->wcin * taps;
     /* Thread t's scratch: tile, dtile, res, flipped taps, positions, then
      * the partials of its block of ranges. */
-    const size_t parts_at = 2 * g.tile + g.out + part + (size_t)g.h * g.w;
+    const size_t parts_at =
+        2 * g.tile + g.out + part + (size_t)g.h * g.w + (size_t)g.oh * g.ow;
     struct parallel_cursor cursor;
     parallel_cursor_init(&cursor);
     const int ranges = parallel_cursor_ranges(&cursor);
@@ -329,9 +382,11 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
         assert(omp_get_num_threads() <= parallel_threads());
         float *tile = scratch + per_thread * (size_t)t, *dtile = tile + g.tile;
         float *res = dtile + g.tile, *wtf = res + g.out;
-        int *pos = (int *)(wtf + part);
+        int *pos = (int *)(wtf + part), *pos_out = pos + (size_t)g.h * g.w;
         memset(tile, 0, 2 * g.tile * sizeof(float));   /* the borders, for good */
         tile_pixels(pos, &g);
+        for (int q = 0; q < g.oh * g.ow; q++)
+            pos_out[q] = q * LANES;
         flipped_taps(wtf, weight, s);
         /* Each range's weight gradient is a partial of its own, added in
          * range order below: the bits depend on the thread count only. */
@@ -340,7 +395,8 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
             float *p = scratch + per_thread * (size_t)(r / PARALLEL_RANGES_PER_THREAD) + parts_at
                        + (size_t)(r % PARALLEL_RANGES_PER_THREAD) * part;
             memset(p, 0, part * sizeof(float));
-            lanes_backward_images(dinp, p, dout, inp, wtf, s, tile, dtile, res, pos, begin, end);
+            lanes_backward_images(dinp, p, dout, inp, wtf, s, tile, dtile, res, pos, pos_out,
+                                  begin, end);
         }
     }
     for (int grp = 0; grp < groups; grp++) {
