@@ -242,8 +242,11 @@ static double product(const float *c0, const float *a, size_t ar, size_t ac, con
 static void test_gemm_small_shapes(void **state)
 {
     (void)state;
-    const int ms[] = {1, 5, 6, 7, 12, 13, 25, 70};
-    const int ns[] = {1, 15, 16, 17, 20, 31, 33, 36, 49}, ks[] = {1, 9, 50};
+    /* every block's row edges (8, 6, 12) and column edges (48, 32, 16,
+     * the tail past a multiple of 16) */
+    const int ms[] = {1, 5, 6, 7, 8, 9, 12, 13, 16, 17, 25, 70};
+    const int ns[] = {1, 15, 16, 17, 20, 31, 33, 36, 47, 48, 49, 52, 64, 65, 80, 97};
+    const int ks[] = {1, 9, 50};
     uint64_t seed = 7;
     for (size_t mi = 0; mi < sizeof ms / sizeof *ms; mi++)
         for (size_t ni = 0; ni < sizeof ns / sizeof *ns; ni++)

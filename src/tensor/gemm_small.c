@@ -1,9 +1,9 @@
 /*
  * gemm_small.c - direct AVX-512 kernel for small products, BLAS otherwise.
  *
- * C is computed in blocks of rows by one or two vectors of 16 columns,
- * held in 12 vector registers: for each p, one row of B (masked at the
- * right edge) meets each row's broadcast element of A. No packing: B's
+ * C is computed in blocks of rows by one to three vectors of 16 columns,
+ * held in 12 or 24 vector registers: for each p, one row of B (masked at
+ * the right edge) meets each row's broadcast element of A. No packing: B's
  * rows are read in place (a block's k x 32 panel stays in L1 for these
  * sizes), and A is read through its strides, which covers both W and W^T
  * of a weight matrix. Rows past m in the last block repeat row m - 1 and
@@ -22,11 +22,13 @@
 #endif
 
 #ifdef SIMD_HAVE_AVX512
-/* A block is ROWS rows by NV vectors of 16 columns: 6 x 2 in general, and
- * 12 x 1 for a last block of at most 16 columns (so that a width of 16k+r
- * does not spend a whole vector of lanes on r columns). Either way 12
- * accumulators. */
-enum { WIDE_ROWS = 6, NARROW_ROWS = 12, MAX_ROWS = 12 };
+/* A block is ROWS rows by NV vectors of 16 columns: 8 x 3 in general
+ * (24 accumulators, 3 loads of B and 8 broadcasts of A per 24
+ * multiply-adds: with two FMA units a smaller block waits on its loads),
+ * 6 x 2 for a last block of at most 32 columns and 12 x 1 for one of at
+ * most 16 (so that a width of 16k+r does not spend whole vectors of lanes
+ * on r columns). 48 columns are also exactly a 7 x 7 image's first 48. */
+enum { WIDEST_ROWS = 8, WIDE_ROWS = 6, NARROW_ROWS = 12, MAX_ROWS = 12, MAX_NV = 3 };
 
 /* unit_rows: A's rows are 1 apart and the block is full, so that the
  * rows' elements are constant offsets from one pointer (twelve row
@@ -34,27 +36,33 @@ enum { WIDE_ROWS = 6, NARROW_ROWS = 12, MAX_ROWS = 12 };
 static inline __attribute__((always_inline)) SIMD_AVX512 void
 block(const int rows, const int nv, const int unit_rows, int mr, int k, const float *a,
       size_t a_row, size_t a_col, const float *b, size_t ldb, float *c, size_t ldc,
-      __mmask16 m0, __mmask16 m1, int accumulate, const struct conv2d_epilogue *ep)
+      const __mmask16 *mask, int accumulate, const struct conv2d_epilogue *ep)
 {
-    __m512 acc[MAX_ROWS][2];
+    __m512 acc[MAX_ROWS][MAX_NV];
     const float *ar[MAX_ROWS];
 #pragma GCC unroll 12
     for (int i = 0; i < rows; i++) {
-        acc[i][0] = _mm512_setzero_ps();
-        acc[i][1] = _mm512_setzero_ps();
+#pragma GCC unroll 3
+        for (int v = 0; v < nv; v++)
+            acc[i][v] = _mm512_setzero_ps();
         ar[i] = a + (size_t)(i < mr ? i : mr - 1) * a_row;
     }
+    const __mmask16 m0 = mask[0], m1 = nv > 1 ? mask[1] : 0, m2 = nv > 2 ? mask[2] : 0;
     for (int p = 0; p < k; p++) {
         const float *bp = b + (size_t)p * ldb;
-        const __m512 b0 = _mm512_maskz_loadu_ps(m0, bp);
-        const __m512 b1 = nv > 1 ? _mm512_maskz_loadu_ps(m1, bp + 16) : b0;
+        __m512 bv[MAX_NV];
+        bv[0] = _mm512_maskz_loadu_ps(m0, bp);
+        if (nv > 1)
+            bv[1] = _mm512_maskz_loadu_ps(m1, bp + 16);
+        if (nv > 2)
+            bv[2] = _mm512_maskz_loadu_ps(m2, bp + 32);
         const size_t at = (size_t)p * a_col;
 #pragma GCC unroll 12
         for (int i = 0; i < rows; i++) {
             const __m512 av = _mm512_set1_ps(unit_rows ? a[at + (size_t)i] : ar[i][at]);
-            acc[i][0] = _mm512_fmadd_ps(av, b0, acc[i][0]);
-            if (nv > 1)
-                acc[i][1] = _mm512_fmadd_ps(av, b1, acc[i][1]);
+#pragma GCC unroll 3
+            for (int v = 0; v < nv; v++)
+                acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
         }
     }
 #pragma GCC unroll 12
@@ -62,8 +70,9 @@ block(const int rows, const int nv, const int unit_rows, int mr, int k, const fl
         if (i >= mr)
             break;
         float *ci = c + (size_t)i * ldc;
+#pragma GCC unroll 3
         for (int v = 0; v < nv; v++) {
-            const __mmask16 mv = v ? m1 : m0;
+            const __mmask16 mv = mask[v];
             if (accumulate)
                 acc[i][v] = _mm512_add_ps(_mm512_maskz_loadu_ps(mv, ci + 16 * v), acc[i][v]);
             if (ep) {
@@ -79,27 +88,22 @@ block(const int rows, const int nv, const int unit_rows, int mr, int k, const fl
     }
 }
 
-SIMD_AVX512 static void
-block_wide(int mr, int k, const float *a, size_t a_row, size_t a_col, const float *b, size_t ldb,
-           float *c, size_t ldc, __mmask16 m0, __mmask16 m1, int accumulate,
-           const struct conv2d_epilogue *ep)
-{
-    if (a_row == 1 && mr == WIDE_ROWS)
-        block(WIDE_ROWS, 2, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate, ep);
-    else
-        block(WIDE_ROWS, 2, 0, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, m1, accumulate, ep);
-}
-
-SIMD_AVX512 static void
-block_narrow(int mr, int k, const float *a, size_t a_row, size_t a_col, const float *b,
-             size_t ldb, float *c, size_t ldc, __mmask16 m0, int accumulate,
-             const struct conv2d_epilogue *ep)
-{
-    if (a_row == 1 && mr == NARROW_ROWS)
-        block(NARROW_ROWS, 1, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, 0, accumulate, ep);
-    else
-        block(NARROW_ROWS, 1, 0, mr, k, a, a_row, a_col, b, ldb, c, ldc, m0, 0, accumulate, ep);
-}
+/* One function per block shape, each with A's unit-row case apart. */
+#define BLOCK_SHAPE(name, ROWS, NV)                                                             \
+    SIMD_AVX512 static void name(int mr, int k, const float *a, size_t a_row, size_t a_col,    \
+                                 const float *b, size_t ldb, float *c, size_t ldc,            \
+                                 const __mmask16 *mask, int accumulate,                       \
+                                 const struct conv2d_epilogue *ep)                            \
+    {                                                                                         \
+        if (a_row == 1 && mr == (ROWS))                                                       \
+            block(ROWS, NV, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, mask, accumulate, ep); \
+        else                                                                                  \
+            block(ROWS, NV, 0, mr, k, a, a_row, a_col, b, ldb, c, ldc, mask, accumulate, ep); \
+    }
+BLOCK_SHAPE(block_widest, WIDEST_ROWS, 3)
+BLOCK_SHAPE(block_wide, WIDE_ROWS, 2)
+BLOCK_SHAPE(block_narrow, NARROW_ROWS, 1)
+#undef BLOCK_SHAPE
 
 /* The first `count` of 16 lanes. */
 static __mmask16 lanes(int count)
@@ -203,20 +207,23 @@ gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t l
     const int tail = a.row == 1 && n > 16 && n % 16 <= TAIL ? n % 16 : 0;
     const int nb = n - tail;   /* the columns the blocks take */
     struct conv2d_epilogue rows;
-    for (int j = 0; j < nb; j += 32) {
-        const __mmask16 m0 = lanes(nb - j), m1 = lanes(nb - j - 16);
-        if (nb - j <= 16) {
-            for (int i = 0; i < m; i += NARROW_ROWS)
-                block_narrow(m - i < NARROW_ROWS ? m - i : NARROW_ROWS, k,
-                             a.data + (size_t)i * a.row, a.row, a.col, b + j, ldb,
-                             c + (size_t)i * ldc + j, ldc, m0, accumulate,
-                             rows_from(ep, i, &rows));
-            continue;
+    for (int j = 0, nv; j < nb; j += 16 * nv) {
+        const int left = nb - j;
+        nv = left > 32 ? 3 : left > 16 ? 2 : 1;
+        const int block_rows = nv == 3 ? WIDEST_ROWS : nv == 2 ? WIDE_ROWS : NARROW_ROWS;
+        const __mmask16 mask[MAX_NV] = {lanes(left), lanes(left - 16), lanes(left - 32)};
+        for (int i = 0; i < m; i += block_rows) {
+            const int mr = m - i < block_rows ? m - i : block_rows;
+            const float *ai = a.data + (size_t)i * a.row;
+            float *ci = c + (size_t)i * ldc + j;
+            const struct conv2d_epilogue *e = rows_from(ep, i, &rows);
+            if (nv == 3)
+                block_widest(mr, k, ai, a.row, a.col, b + j, ldb, ci, ldc, mask, accumulate, e);
+            else if (nv == 2)
+                block_wide(mr, k, ai, a.row, a.col, b + j, ldb, ci, ldc, mask, accumulate, e);
+            else
+                block_narrow(mr, k, ai, a.row, a.col, b + j, ldb, ci, ldc, mask, accumulate, e);
         }
-        for (int i = 0; i < m; i += WIDE_ROWS)
-            block_wide(m - i < WIDE_ROWS ? m - i : WIDE_ROWS, k, a.data + (size_t)i * a.row,
-                       a.row, a.col, b + j, ldb, c + (size_t)i * ldc + j, ldc, m0, m1,
-                       accumulate, rows_from(ep, i, &rows));
     }
     if (tail)
         tail_columns(m, tail, k, a.data, a.col, b + nb, ldb, c + nb, ldc, accumulate, ep);
