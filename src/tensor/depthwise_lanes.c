@@ -152,6 +152,52 @@ SIMD_AVX512 static void planes_out(float *y, const float *res, int nc,
     }
 }
 
+/* acc[x] += every tap's weight times the tile under it, for output pixels
+ * (oy, ox0 + x), x < nx, taps in order (ky, then kx). */
+static inline __attribute__((always_inline)) SIMD_AVX512 void
+taps_strided(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, int nx,
+             const struct lanes_geom *g)
+{
+    const size_t step = (size_t)g->s * LANES;
+    for (int ky = 0; ky < g->k; ky++)
+        for (int kx = 0; kx < g->k; kx++) {
+            const __m512 wv = _mm512_loadu_ps(wt + (size_t)(ky * g->k + kx) * LANES);
+            const float *src =
+                tile + ((size_t)(oy * g->s + ky) * g->wp + (size_t)ox0 * g->s + kx) * LANES;
+#pragma GCC unroll 8
+            for (int x = 0; x < ROW; x++)
+                if (x < nx)
+                    acc[x] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + x * step), acc[x]);
+        }
+}
+
+/* The same at stride 1 for a kernel of k (a constant where inlined): a
+ * tile row's nx + k - 1 pixels are loaded once into registers and serve
+ * every kx, instead of a load per multiply-add (with two FMA units, loads
+ * were the limit). The same multiply-adds in the same order. */
+static inline __attribute__((always_inline)) SIMD_AVX512 void
+taps_window(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, int nx, const int k,
+            const struct lanes_geom *g)
+{
+    for (int ky = 0; ky < k; ky++) {
+        const float *row = tile + ((size_t)(oy + ky) * g->wp + (size_t)ox0) * LANES;
+        __m512 win[ROW + 6];
+#pragma GCC unroll 14
+        for (int i = 0; i < ROW + k - 1; i++)
+            win[i] = i < nx + k - 1 ? _mm512_loadu_ps(row + (size_t)i * LANES)
+                                    : _mm512_setzero_ps();
+        /* All ROW pixels, past nx too (on zeros or the row's padding,
+         * never stored): a test per multiply-add cost more. */
+#pragma GCC unroll 7
+        for (int kx = 0; kx < k; kx++) {
+            const __m512 wv = _mm512_loadu_ps(wt + (size_t)(ky * k + kx) * LANES);
+#pragma GCC unroll 8
+            for (int x = 0; x < ROW; x++)
+                acc[x] = _mm512_fmadd_ps(wv, win[x + kx], acc[x]);
+        }
+    }
+}
+
 SIMD_AVX512 static void
 taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
            int c0, int nc, const struct lanes_geom *g)
@@ -162,7 +208,6 @@ taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_e
         scale = _mm512_maskz_loadu_ps(m, ep->scale + c0);
         shift = _mm512_maskz_loadu_ps(m, ep->shift + c0);
     }
-    const size_t step = (size_t)g->s * LANES;
     for (int oy = 0; oy < g->oh; oy++)
         for (int ox0 = 0; ox0 < g->ow; ox0 += ROW) {
             const int nx = g->ow - ox0 < ROW ? g->ow - ox0 : ROW;
@@ -170,16 +215,13 @@ taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_e
 #pragma GCC unroll 8
             for (int x = 0; x < ROW; x++)
                 acc[x] = _mm512_setzero_ps();
-            for (int ky = 0; ky < g->k; ky++)
-                for (int kx = 0; kx < g->k; kx++) {
-                    const __m512 wv = _mm512_loadu_ps(wt + (size_t)(ky * g->k + kx) * LANES);
-                    const float *src = tile + ((size_t)(oy * g->s + ky) * g->wp
-                                               + (size_t)ox0 * g->s + kx) * LANES;
-#pragma GCC unroll 8
-                    for (int x = 0; x < ROW; x++)
-                        if (x < nx)
-                            acc[x] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + x * step), acc[x]);
-                }
+            /* (a switch, so that the window's registers have fixed names) */
+            switch (g->s == 1 ? g->k : 0) {
+            case 3: taps_window(acc, tile, wt, oy, ox0, nx, 3, g); break;
+            case 5: taps_window(acc, tile, wt, oy, ox0, nx, 5, g); break;
+            case 7: taps_window(acc, tile, wt, oy, ox0, nx, 7, g); break;
+            default: taps_strided(acc, tile, wt, oy, ox0, nx, g); break;
+            }
             float *dst = out + ((size_t)oy * g->ow + ox0) * LANES;
 #pragma GCC unroll 8
             for (int x = 0; x < ROW; x++) {
