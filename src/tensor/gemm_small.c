@@ -34,9 +34,9 @@ enum { WIDEST_ROWS = 8, WIDE_ROWS = 6, NARROW_ROWS = 12, MAX_ROWS = 12, MAX_NV =
  * rows' elements are constant offsets from one pointer (twelve row
  * pointers do not fit in the registers beside the loop's own). */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
-block(const int rows, const int nv, const int unit_rows, int mr, int k, const float *a,
-      size_t a_row, size_t a_col, const float *b, size_t ldb, float *c, size_t ldc,
-      const __mmask16 *mask, int accumulate, const struct conv2d_epilogue *ep)
+block(const int rows, const int nv, const int unit_rows, const int full, int mr, int k,
+      const float *a, size_t a_row, size_t a_col, const float *b, size_t ldb, float *c,
+      size_t ldc, const __mmask16 *mask, int accumulate, const struct conv2d_epilogue *ep)
 {
     __m512 acc[MAX_ROWS][MAX_NV];
     const float *ar[MAX_ROWS];
@@ -51,11 +51,13 @@ block(const int rows, const int nv, const int unit_rows, int mr, int k, const fl
     for (int p = 0; p < k; p++) {
         const float *bp = b + (size_t)p * ldb;
         __m512 bv[MAX_NV];
-        bv[0] = _mm512_maskz_loadu_ps(m0, bp);
+        /* Full blocks load without masks: three masks live across the
+         * loop spilled one of them to the stack. */
+        bv[0] = full ? _mm512_loadu_ps(bp) : _mm512_maskz_loadu_ps(m0, bp);
         if (nv > 1)
-            bv[1] = _mm512_maskz_loadu_ps(m1, bp + 16);
+            bv[1] = full ? _mm512_loadu_ps(bp + 16) : _mm512_maskz_loadu_ps(m1, bp + 16);
         if (nv > 2)
-            bv[2] = _mm512_maskz_loadu_ps(m2, bp + 32);
+            bv[2] = full ? _mm512_loadu_ps(bp + 32) : _mm512_maskz_loadu_ps(m2, bp + 32);
         const size_t at = (size_t)p * a_col;
 #pragma GCC unroll 12
         for (int i = 0; i < rows; i++) {
@@ -88,22 +90,31 @@ block(const int rows, const int nv, const int unit_rows, int mr, int k, const fl
     }
 }
 
-/* One function per block shape, each with A's unit-row case apart. */
-#define BLOCK_SHAPE(name, ROWS, NV)                                                             \
-    SIMD_AVX512 static void name(int mr, int k, const float *a, size_t a_row, size_t a_col,    \
-                                 const float *b, size_t ldb, float *c, size_t ldc,            \
-                                 const __mmask16 *mask, int accumulate,                       \
-                                 const struct conv2d_epilogue *ep)                            \
-    {                                                                                         \
-        if (a_row == 1 && mr == (ROWS))                                                       \
-            block(ROWS, NV, 1, mr, k, a, a_row, a_col, b, ldb, c, ldc, mask, accumulate, ep); \
-        else                                                                                  \
-            block(ROWS, NV, 0, mr, k, a, a_row, a_col, b, ldb, c, ldc, mask, accumulate, ep); \
+/* One function per block shape, each with A's unit-row case and the full
+ * block (every column in) apart. */
+#define BLOCK_CASE(ROWS, NV, UNIT, FULL) \
+    block(ROWS, NV, UNIT, FULL, mr, k, a, a_row, a_col, b, ldb, c, ldc, mask, accumulate, ep)
+#define BLOCK_SHAPE(name, ROWS, NV)                                                            \
+    SIMD_AVX512 static void name(int mr, int k, const float *a, size_t a_row, size_t a_col,   \
+                                 const float *b, size_t ldb, float *c, size_t ldc,           \
+                                 const __mmask16 *mask, int accumulate,                      \
+                                 const struct conv2d_epilogue *ep)                           \
+    {                                                                                        \
+        const int unit = a_row == 1 && mr == (ROWS), full = mask[(NV) - 1] == 0xffff;       \
+        if (unit && full)                                                                    \
+            BLOCK_CASE(ROWS, NV, 1, 1);                                                      \
+        else if (unit)                                                                       \
+            BLOCK_CASE(ROWS, NV, 1, 0);                                                      \
+        else if (full)                                                                       \
+            BLOCK_CASE(ROWS, NV, 0, 1);                                                      \
+        else                                                                                 \
+            BLOCK_CASE(ROWS, NV, 0, 0);                                                      \
     }
 BLOCK_SHAPE(block_widest, WIDEST_ROWS, 3)
 BLOCK_SHAPE(block_wide, WIDE_ROWS, 2)
 BLOCK_SHAPE(block_narrow, NARROW_ROWS, 1)
 #undef BLOCK_SHAPE
+#undef BLOCK_CASE
 
 /* The first `count` of 16 lanes. */
 static __mmask16 lanes(int count)
