@@ -194,6 +194,7 @@ size_t supernet_weights_size(const struct supernet *sn);   /* floats */
 struct supernet_footprint {
     size_t weights, grads, momentum, buffers;
     size_t train_per_image, grad_per_image, calib_per_image, eval;
+    size_t moments_per_image;   /* BN plane moments, for the larger batch */
 };
 void supernet_footprint(const struct supernet *sn, struct supernet_footprint *f);
 

@@ -97,4 +97,8 @@ void memory_report(const struct supernet *sn, int train_batch, int eval_batch, F
             calib <= train ? ", inside the training activations" : "");
     fprintf(out, "  evaluation, any batch: activations %.1f MiB (chunks of images, per thread)\n",
             mib(f.eval));
+    fprintf(out, "  BN plane moments for batches of %d: %.1f MiB\n",
+            train_batch > eval_batch ? train_batch : eval_batch,
+            mib((size_t)(train_batch > eval_batch ? train_batch : eval_batch)
+                * f.moments_per_image));
 }

@@ -566,6 +566,18 @@ static size_t act_floats(const struct supernet *sn, int train_n, int eval_n)
     return most > eval ? most : eval;
 }
 
+/* Doubles of BN plane moments per image: two per channel of the widest
+ * BN (fold_width, in whole lines). */
+static size_t moments_per_image(const struct supernet *sn)
+{
+    return 2 * floats_whole_lines(fold_floats(sn) / 2);
+}
+
+size_t supernet_moments_per_image(const struct supernet *sn)
+{
+    return moments_per_image(sn) * sizeof(double);
+}
+
 size_t supernet_eval_floats(const struct supernet *sn)
 {
     return eval_floats(sn, sn->threads ? sn->threads : parallel_threads(), EVAL_CHUNK);
@@ -609,7 +621,7 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
     const int moments_n = train_n > eval_n ? train_n : eval_n;
     const int grow_moments = moments_n > sn->moments_cap;
     double *moments = grow_moments
-                          ? malloc(2 * (size_t)moments_n * sn->fold_width * sizeof *moments)
+                          ? malloc((size_t)moments_n * moments_per_image(sn) * sizeof *moments)
                           : NULL;
     if (sn->cell_in == NULL)
         sn->cell_in = calloc((size_t)sn->ncells, sizeof *sn->cell_in);

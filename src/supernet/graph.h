@@ -179,6 +179,11 @@ int conv_bn_fusable(const struct op_graph *g, int i);
 /* Floats of evaluation activations (forward.c). */
 size_t supernet_eval_floats(const struct supernet *sn);
 
+/* Bytes per image of the BN plane moments that training and calibration
+ * take from the convolutions (forward.c), for the larger of their two
+ * batches. */
+size_t supernet_moments_per_image(const struct supernet *sn);
+
 /* Frees the calibration accumulators (forward.c). */
 void supernet_calib_free(struct supernet *sn);
 

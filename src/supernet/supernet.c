@@ -334,6 +334,7 @@ void supernet_footprint(const struct supernet *sn, struct supernet_footprint *f)
     /* forward.c: two regions of the largest cell */
     f->grad_per_image = f->calib_per_image = 2 * sn->cell_floats_max * fl;
     f->eval = supernet_eval_floats(sn) * fl;
+    f->moments_per_image = supernet_moments_per_image(sn);
 }
 
 int supernet_nbuffers(const struct supernet *sn) { return sn->nbuffers; }
