@@ -94,6 +94,17 @@ static inline int parallel_cursor_next(struct parallel_cursor *c, int t, size_t 
     return r;
 }
 
+/* Range r's own piece of scratch, for a reduction summed per range and
+ * the ranges added in order: scratch holds per_thread floats a thread,
+ * and from `at` in each PARALLEL_RANGES_PER_THREAD pieces of `piece`
+ * floats, one per range of that thread's block. */
+static inline float *parallel_range_piece(float *scratch, size_t per_thread, size_t at,
+                                          size_t piece, int r)
+{
+    return scratch + per_thread * (size_t)(r / PARALLEL_RANGES_PER_THREAD) + at
+           + (size_t)(r % PARALLEL_RANGES_PER_THREAD) * piece;
+}
+
 /* Calls fn(args..., t, begin, end) on ranges [begin, end) that together
  * cover [0, count) once, none empty: on the threads t of a new team,
  * handed out by a parallel_cursor, or once for all of it (t = 0) on the

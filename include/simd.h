@@ -31,6 +31,13 @@ static inline int simd_avx512(void)
 {
     return __builtin_cpu_supports("avx512f");
 }
+
+/* The mask of the first `count` of 16 lanes (none when count <= 0, all
+ * from 16 on): a vector's share of the tail of a row. */
+static inline __mmask16 simd_first_lanes(int count)
+{
+    return count >= 16 ? (__mmask16)0xffff : count <= 0 ? 0 : (__mmask16)((1u << count) - 1u);
+}
 #else
 #define SIMD_KERNEL
 

@@ -336,10 +336,6 @@ static void test_gemm_small_shapes(void **state)
             }
 }
 
-/* The channel-vector depthwise forward (run by conv2d_forward where the
- * CPU has AVX-512) gives the plane kernel's bits: strides 1 and 2, every
- * kernel size of the spaces, channel counts around 8 and 16, reduced
- * widths, with and without the folded-BN epilogue and its ReLU. */
 /* A convolution reading its input in place as channels [skip, skip + cin)
  * of a wider tensor (in_image) gives the bits of one reading a compact
  * copy: dense 1x1 and 3x3, depthwise through both kernels. */
@@ -384,6 +380,10 @@ static void test_input_in_wider_tensor(void **state)
         }
 }
 
+/* The channel-vector depthwise forward (run by conv2d_forward where the
+ * CPU has AVX-512) gives the plane kernel's bits: strides 1 and 2, every
+ * kernel size of the spaces, channel counts around 8 and 16, reduced
+ * widths, with and without the folded-BN epilogue and its ReLU. */
 static void test_depthwise_kernels_agree(void **state)
 {
     (void)state;

@@ -107,14 +107,15 @@ SIMD_AVX512 static double lanes_tree512(__m512 lane)
 }
 
 /* plane_sum and plane_sqdev in vectors, the tail masked into the first
- * lanes: the same bits as the x86-64-v4 clones of the loops, without
- * their scalar tails and lane arrays on the stack (a store the vector
- * reload cannot forward), which made a 7x7 plane's moments cost several
- * times its data. */
+ * lanes: the same lanes and the same tree, without the loops' scalar
+ * tails and lane arrays on the stack (a store the vector reload cannot
+ * forward), which made a 7x7 plane's moments cost several times its
+ * data. (The squared deviations are fused multiply-adds; the C loops'
+ * rounding there is the compiler's.) */
 SIMD_AVX512 static void plane_moments512(double *moments, const float *x, int hw)
 {
     const int full = hw / BN_LANES, rest = hw % BN_LANES;
-    const __mmask16 tail = (__mmask16)((1u << rest) - 1u);
+    const __mmask16 tail = simd_first_lanes(rest);
     const float *xt = x + (size_t)full * BN_LANES;
     __m512 acc = _mm512_setzero_ps();
     for (int i = 0; i < full; i++)
@@ -166,6 +167,7 @@ static inline void channel_merge(struct channel_moments *c, const double *moment
     c->mean += delta * inv;
     c->m2 += m2 + delta * delta * (hw * (k - 1.0) * inv);
 }
+
 /* The map a training-mode forward applied to channel ch: the backward
  * recomputes its ReLU's mask from the input with it (reading the output
  * for it would be a third stream over memory). One function for both, so
@@ -336,7 +338,7 @@ static void plane_grad_input_c(float *dx, const float *dy, const float *x, int h
 }
 
 #ifdef SIMD_HAVE_AVX512
-/* dy through the ReLU (vectors of 16; mask: the lanes read). */
+/* through_relu on 16 lanes, with the forward's fused multiply-add. */
 static inline __attribute__((always_inline)) SIMD_AVX512 __m512
 through_relu512(__m512 dy, __m512 x, const struct relu_mask *r)
 {
@@ -354,7 +356,7 @@ SIMD_AVX512 static void plane_grad_sums512(double *acc_dy, double *acc_dy_xm, co
                                            const struct relu_mask *r)
 {
     const int full = hw / BN_LANES, rest = hw % BN_LANES;
-    const __mmask16 tail = (__mmask16)((1u << rest) - 1u);
+    const __mmask16 tail = simd_first_lanes(rest);
     const __m512 mv = _mm512_set1_ps(m);
     __m512 a = _mm512_setzero_ps(), b = _mm512_setzero_ps();
     for (int i = 0; i < full; i++) {
@@ -387,8 +389,7 @@ SIMD_AVX512 static void plane_grad_input512(float *dx, const float *dy, const fl
     const __m512 mv = _mm512_set1_ps(m), kv = _mm512_set1_ps(k);
     const __m512 mdy = _mm512_set1_ps(mean_dy), cv = _mm512_set1_ps(c);
     for (int i = 0; i < hw; i += BN_LANES) {
-        const __mmask16 l = hw - i >= BN_LANES ? (__mmask16)0xffff
-                                                : (__mmask16)((1u << (hw - i)) - 1u);
+        const __mmask16 l = simd_first_lanes(hw - i);
         const __m512 xv = _mm512_maskz_loadu_ps(l, x + i);
         const __m512 g = through_relu512(_mm512_maskz_loadu_ps(l, dy + i), xv, r);
         __m512 v = _mm512_fnmadd_ps(cv, _mm512_sub_ps(xv, mv),

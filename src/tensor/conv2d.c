@@ -94,8 +94,7 @@ static struct dense_scratch_layout dense_layout(const struct conv2d_shape *s)
  * r / PARALLEL_RANGES_PER_THREAD. */
 static float *partial_dweight(float *scratch, const struct dense_scratch_layout *l, int r)
 {
-    return scratch + l->per_thread * (size_t)(r / PARALLEL_RANGES_PER_THREAD) + 2 * l->col
-           + (size_t)(r % PARALLEL_RANGES_PER_THREAD) * l->dweight;
+    return parallel_range_piece(scratch, l->per_thread, 2 * l->col, l->dweight, r);
 }
 
 size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads)

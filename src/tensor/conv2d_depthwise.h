@@ -26,8 +26,8 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
 size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s);
 
 /* The backward pass in the same layout (depthwise_lanes.c): 1 when it ran,
- * 0 when the CPU lacks AVX-512 or the shape is not stride 1 with an output
- * of the input's size (then the plane kernel runs). */
+ * 0 when the CPU lacks AVX-512 or the kernel is not odd and padded by half
+ * of it (then the plane kernel runs). */
 int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                              const float *weight, const struct conv2d_shape *s, float *scratch);
 

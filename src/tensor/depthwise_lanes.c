@@ -10,12 +10,14 @@
  * transposed back into planes. Taps are added in the same order, with the
  * same fused multiply-add, as the plane kernel: the bits are the same.
  *
- * The backward pass of a stride-1 convolution with same padding works on
- * the same tiles: the output gradient, transposed into a tile like the
+ * The backward pass (odd kernels padded by half) works on the same tiles:
+ * at stride 1 the output gradient, transposed into a tile like the
  * input's, is what the input gradient is a forward pass of (with the taps
- * flipped), and each tap's weight gradient is a dot product of the two
- * tiles over the output pixels. The plane kernel's padded phase planes,
- * copied in and out per plane, were a third of its cost.
+ * flipped); at stride 2 each output pixel's gradient is scattered through
+ * the taps into the input gradient's tile. Each tap's weight gradient is
+ * a dot product of the output gradient and the input tile over the output
+ * pixels. The plane kernel's padded phase planes, copied in and out per
+ * plane, were a third of its cost.
  */
 #include "alloc.h"
 #include "conv2d_depthwise.h"
@@ -32,7 +34,9 @@
 #include "transpose.h"
 #endif
 
-enum { LANES = 16, ROW = 8 };
+/* MAX_WINDOW_K: the largest kernel taps_window keeps a row of in
+ * registers (the spaces' 7). */
+enum { LANES = 16, ROW = 8, MAX_WINDOW_K = 7 };
 
 struct lanes_geom {
     int k, s, pad, h, w, oh, ow, hp, wp;
@@ -70,11 +74,9 @@ size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s)
     /* the tile, the output, the taps, the tile's pixel positions */
     const size_t forward = g.tile + g.out + taps + pos;
     /* and the output gradient's tile (or the input gradient's), every
-     * group's flipped taps, the output pixels' positions, the ranges'
-     * partial weight gradients */
+     * group's flipped taps, the ranges' partial weight gradients */
     const size_t backward = lanes_backward_fits(s)
                                 ? 2 * g.tile + g.out + partial_floats(s) + pos
-                                      + (size_t)g.oh * g.ow
                                       + PARALLEL_RANGES_PER_THREAD * partial_floats(s)
                                 : 0;
     return floats_whole_lines(forward > backward ? forward : backward);
@@ -96,22 +98,21 @@ static void tile_pixels(int *pos, const struct lanes_geom *g)
         pos[q] = ((q / g->w + g->pad) * g->wp + q % g->w + g->pad) * LANES;
 }
 
-/* The pixels not past `count` of a block of 16 from `at`. */
-static inline __attribute__((always_inline)) SIMD_AVX512 __mmask16 block_mask(int at, int count)
+/* Pixel q of a tile of pixel-major lanes: at pos[q], or compact (pos
+ * NULL). */
+static inline size_t tile_at(const int *pos, int q)
 {
-    return count - at >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << (count - at)) - 1);
+    return pos ? (size_t)pos[q] : (size_t)q * LANES;
 }
 
-/* nc planes (h, w) into the interior of the padded tile, 16 channels by
- * 16 pixels at a time through registers (lanes past nc get zeros; only
- * their own lanes of the results depend on them, and those are never
- * stored). The border stays as the caller zeroed it. */
-SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc, const int *pos,
-                                  const struct lanes_geom *g)
+/* nc planes of hw pixels into a tile, 16 channels by 16 pixels at a time
+ * through registers (lanes past nc get zeros; only their own lanes of the
+ * results depend on them, and those are never stored). A padded tile's
+ * border stays as the caller zeroed it. */
+SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc, int hw, const int *pos)
 {
-    const int hw = g->h * g->w;
     for (int q = 0; q < hw; q += 16) {
-        const __mmask16 m = block_mask(q, hw);
+        const __mmask16 m = simd_first_lanes(hw - q);
         __m512 r[16];
 #pragma GCC unroll 16
         for (int l = 0; l < 16; l++)
@@ -121,31 +122,27 @@ SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc, const int
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++)
             if (i < np)
-                _mm512_storeu_ps(tile + pos[q + i], r[i]);
+                _mm512_storeu_ps(tile + tile_at(pos, q + i), r[i]);
     }
 }
 
-/* The output pixels (lanes [0, nc)) back into nc planes (oh, ow), the
- * same way round; added to the planes' values when add. Pixel q is at
- * res + pos[q], or res + q * LANES when pos is NULL. */
-SIMD_AVX512 static void planes_out(float *y, const float *res, int nc,
-                                   const struct lanes_geom *g, int add, const int *pos)
+/* A tile's pixels (lanes [0, nc)) back into nc planes of hw pixels, the
+ * same way round; added to the planes' values when add. */
+SIMD_AVX512 static void planes_out(float *y, const float *res, int nc, int hw, int add,
+                                   const int *pos)
 {
-    const int ohw = g->oh * g->ow;
-    for (int q = 0; q < ohw; q += 16) {
-        const int np = ohw - q < 16 ? ohw - q : 16;
+    for (int q = 0; q < hw; q += 16) {
+        const int np = hw - q < 16 ? hw - q : 16;
         __m512 r[16];
 #pragma GCC unroll 16
         for (int i = 0; i < 16; i++)
-            r[i] = i < np ? _mm512_loadu_ps(res + (pos ? (size_t)pos[q + i]
-                                                       : (size_t)(q + i) * LANES))
-                          : _mm512_setzero_ps();
+            r[i] = i < np ? _mm512_loadu_ps(res + tile_at(pos, q + i)) : _mm512_setzero_ps();
         transpose16(r);
-        const __mmask16 m = block_mask(q, ohw);
+        const __mmask16 m = simd_first_lanes(hw - q);
 #pragma GCC unroll 16
         for (int l = 0; l < 16; l++)
             if (l < nc) {
-                float *dst = y + (size_t)l * ohw + q;
+                float *dst = y + (size_t)l * hw + q;
                 _mm512_mask_storeu_ps(
                     dst, m, add ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst), r[l]) : r[l]);
             }
@@ -181,7 +178,7 @@ taps_window(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, in
 {
     for (int ky = 0; ky < k; ky++) {
         const float *row = tile + ((size_t)(oy + ky) * g->wp + (size_t)ox0) * LANES;
-        __m512 win[ROW + 6];
+        __m512 win[ROW + MAX_WINDOW_K - 1];
 #pragma GCC unroll 14
         for (int i = 0; i < ROW + k - 1; i++)
             win[i] = i < nx + k - 1 ? _mm512_loadu_ps(row + (size_t)i * LANES)
@@ -202,7 +199,7 @@ SIMD_AVX512 static void
 taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
            int c0, int nc, const struct lanes_geom *g)
 {
-    const __mmask16 m = nc >= LANES ? (__mmask16)0xffff : (__mmask16)((1u << nc) - 1);
+    const __mmask16 m = simd_first_lanes(nc);
     __m512 scale = _mm512_setzero_ps(), shift = _mm512_setzero_ps();
     if (ep) {
         scale = _mm512_maskz_loadu_ps(m, ep->scale + c0);
@@ -263,9 +260,9 @@ static void lanes_items(float *out, const float *inp, const float *weight,
             weights_in(wt, weight, ldw, c0, nc, taps);
             have = grp;
         }
-        planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, pos, &g);
+        planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, (int)hw, pos);
         taps_lanes(res, tile, wt, affine, c0, nc, &g);
-        planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, &g, 0, NULL);
+        planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, (int)ohw, 0, NULL);
         conv2d_epilogue_moments(ep, out + ((size_t)img * c + c0) * ohw, (size_t)img, c0, nc, c,
                                 (int)ohw);
     }
@@ -364,40 +361,35 @@ SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const fl
                                               const float *inp, const float *wtf,
                                               const struct conv2d_shape *s, float *tile,
                                               float *dtile, float *res, const int *pos,
-                                              const int *pos_out, size_t begin, size_t end)
+                                              size_t begin, size_t end)
 {
     const struct lanes_geom g = lanes_geom(s);
-    /* the output gradient's compact pixels, as planes_in sees them */
-    const struct lanes_geom go = {.h = g.oh, .w = g.ow, .oh = g.oh, .ow = g.ow, .hp = g.oh,
-                                  .wp = g.ow};
     const int c = s->cin, taps = s->k * s->k, groups = (c + LANES - 1) / LANES;
-    const size_t hw = (size_t)g.h * g.w, ohw = (size_t)g.oh * g.ow;
-    /* the input gradient's planes, as planes_out sees them */
-    const struct lanes_geom gi = {.oh = g.h, .ow = g.w};
+    const int hw = g.h * g.w, ohw = g.oh * g.ow;
     for (size_t img = begin; img < end; img++)
         for (int grp = 0; grp < groups; grp++) {
             const int c0 = grp * LANES, nc = c - c0 < LANES ? c - c0 : LANES;
             const float *w = wtf + (size_t)grp * taps * LANES;
             float *p = part + (size_t)grp * taps * LANES;
-            float *dx = dinp ? dinp + (img * (size_t)c + (size_t)c0) * hw : NULL;
-            planes_in(tile, inp + (img * (size_t)c + (size_t)c0) * hw, nc, pos, &g);
-            const float *dy = dout + (img * (size_t)c + (size_t)c0) * ohw;
+            float *dx = dinp ? dinp + (img * (size_t)c + (size_t)c0) * (size_t)hw : NULL;
+            planes_in(tile, inp + (img * (size_t)c + (size_t)c0) * (size_t)hw, nc, hw, pos);
+            const float *dy = dout + (img * (size_t)c + (size_t)c0) * (size_t)ohw;
             if (g.s == 1) {
-                planes_in(dtile, dy, nc, pos, &g);
+                planes_in(dtile, dy, nc, hw, pos);
                 taps_weight_grad_lanes(p, dtile + ((size_t)g.pad * g.wp + g.pad) * LANES, g.wp,
                                        tile, &g);
                 if (dx == NULL)
                     continue;
                 taps_lanes(res, dtile, w, NULL, c0, nc, &g);
-                planes_out(dx, res, nc, &gi, !s->overwrite, NULL);
+                planes_out(dx, res, nc, hw, !s->overwrite, NULL);
             } else {
-                planes_in(res, dy, nc, pos_out, &go);
+                planes_in(res, dy, nc, ohw, NULL);
                 taps_weight_grad_lanes(p, res, g.ow, tile, &g);
                 if (dx == NULL)
                     continue;
                 memset(dtile, 0, g.tile * sizeof(float));
                 taps_input_grad_scatter(dtile, res, w, &g);
-                planes_out(dx, dtile, nc, &gi, !s->overwrite, pos);
+                planes_out(dx, dtile, nc, hw, !s->overwrite, pos);
             }
         }
 }
@@ -413,8 +405,7 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
     const size_t ldw = (size_t)s->wcin * taps;
     /* Thread t's scratch: tile, dtile, res, flipped taps, positions, then
      * the partials of its block of ranges. */
-    const size_t parts_at =
-        2 * g.tile + g.out + part + (size_t)g.h * g.w + (size_t)g.oh * g.ow;
+    const size_t parts_at = 2 * g.tile + g.out + part + (size_t)g.h * g.w;
     struct parallel_cursor cursor;
     parallel_cursor_init(&cursor);
     const int ranges = parallel_cursor_ranges(&cursor);
@@ -424,21 +415,17 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
         assert(omp_get_num_threads() <= parallel_threads());
         float *tile = scratch + per_thread * (size_t)t, *dtile = tile + g.tile;
         float *res = dtile + g.tile, *wtf = res + g.out;
-        int *pos = (int *)(wtf + part), *pos_out = pos + (size_t)g.h * g.w;
+        int *pos = (int *)(wtf + part);
         memset(tile, 0, 2 * g.tile * sizeof(float));   /* the borders, for good */
         tile_pixels(pos, &g);
-        for (int q = 0; q < g.oh * g.ow; q++)
-            pos_out[q] = q * LANES;
         flipped_taps(wtf, weight, s);
         /* Each range's weight gradient is a partial of its own, added in
          * range order below: the bits depend on the thread count only. */
         size_t begin, end;
         for (int r; (r = parallel_cursor_next(&cursor, t, (size_t)s->n, &begin, &end)) >= 0;) {
-            float *p = scratch + per_thread * (size_t)(r / PARALLEL_RANGES_PER_THREAD) + parts_at
-                       + (size_t)(r % PARALLEL_RANGES_PER_THREAD) * part;
+            float *p = parallel_range_piece(scratch, per_thread, parts_at, part, r);
             memset(p, 0, part * sizeof(float));
-            lanes_backward_images(dinp, p, dout, inp, wtf, s, tile, dtile, res, pos, pos_out,
-                                  begin, end);
+            lanes_backward_images(dinp, p, dout, inp, wtf, s, tile, dtile, res, pos, begin, end);
         }
     }
     for (int grp = 0; grp < groups; grp++) {
@@ -447,9 +434,8 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
             for (int l = 0; l < nc; l++) {
                 float sum = 0.0f;
                 for (int r = 0; r < ranges; r++)
-                    sum += scratch[per_thread * (size_t)(r / PARALLEL_RANGES_PER_THREAD) + parts_at
-                                   + (size_t)(r % PARALLEL_RANGES_PER_THREAD) * part
-                                   + ((size_t)grp * taps + tap) * LANES + l];
+                    sum += parallel_range_piece(scratch, per_thread, parts_at, part,
+                                                r)[((size_t)grp * taps + tap) * LANES + l];
                 dweight[(size_t)(c0 + l) * ldw + tap] += sum;
             }
     }

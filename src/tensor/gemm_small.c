@@ -4,7 +4,7 @@
  * C is computed in blocks of rows by one to three vectors of 16 columns,
  * held in 12 or 24 vector registers: for each p, one row of B (masked at
  * the right edge) meets each row's broadcast element of A. No packing: B's
- * rows are read in place (a block's k x 32 panel stays in L1 for these
+ * rows are read in place (a block's k x 48 panel stays in L1 for these
  * sizes), and A is read through its strides, which covers both W and W^T
  * of a weight matrix. Rows past m in the last block repeat row m - 1 and
  * are not stored. When A's columns are contiguous, the few columns past a
@@ -116,12 +116,6 @@ BLOCK_SHAPE(block_narrow, NARROW_ROWS, 1)
 #undef BLOCK_SHAPE
 #undef BLOCK_CASE
 
-/* The first `count` of 16 lanes. */
-static __mmask16 lanes(int count)
-{
-    return count >= 16 ? (__mmask16)0xffff : count <= 0 ? 0 : (__mmask16)((1u << count) - 1);
-}
-
 /* Row block i's epilogue: ep's rows from i on, or NULL. */
 static const struct conv2d_epilogue *rows_from(const struct conv2d_epilogue *ep, int i,
                                                struct conv2d_epilogue *buf)
@@ -153,7 +147,7 @@ tail_rows(const int r, int mr, int k, const float *a, size_t a_col, const float 
     __m512 acc[TAIL_GROUPS][TAIL];
 #pragma GCC unroll 4
     for (int g = 0; g < TAIL_GROUPS; g++) {
-        rows[g] = lanes(mr - 16 * g);
+        rows[g] = simd_first_lanes(mr - 16 * g);
 #pragma GCC unroll 4
         for (int j = 0; j < r; j++)
             acc[g][j] = _mm512_setzero_ps();
@@ -222,7 +216,8 @@ gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t l
         const int left = nb - j;
         nv = left > 32 ? 3 : left > 16 ? 2 : 1;
         const int block_rows = nv == 3 ? WIDEST_ROWS : nv == 2 ? WIDE_ROWS : NARROW_ROWS;
-        const __mmask16 mask[MAX_NV] = {lanes(left), lanes(left - 16), lanes(left - 32)};
+        const __mmask16 mask[MAX_NV] = {simd_first_lanes(left), simd_first_lanes(left - 16),
+                                           simd_first_lanes(left - 32)};
         for (int i = 0; i < m; i += block_rows) {
             const int mr = m - i < block_rows ? m - i : block_rows;
             const float *ai = a.data + (size_t)i * a.row;
