@@ -30,6 +30,31 @@ static void test_fixture_global_avgpool(void **state)
     fixture_free(fx);
 }
 
+/* Planes pooled several at a time give each plane the bits of its own
+ * sum in pixel order (in double), whatever its place in a group: plane
+ * counts around the group's size, and the 7 x 7 planes of the last stage. */
+static void test_global_avgpool_plane_order(void **state)
+{
+    (void)state;
+    const int hw = 49, counts[] = {1, 7, 8, 9, 17, 256 * 3 + 5};
+    for (size_t t = 0; t < sizeof counts / sizeof *counts; t++) {
+        const int planes = counts[t];
+        float *inp = floats_alloc((size_t)planes * hw), *out = floats_alloc((size_t)planes);
+        for (size_t i = 0; i < (size_t)planes * hw; i++)
+            inp[i] = (float)((i * 2654435761u) % 1000003u) / 1000.0f - 500.0f;
+        global_avgpool_forward(out, inp, 1, planes, hw);
+        for (int p = 0; p < planes; p++) {
+            double sum = 0.0;
+            for (int i = 0; i < hw; i++)
+                sum += (double)inp[(size_t)p * hw + i];
+            float want = (float)(sum / hw);
+            assert_memory_equal(&out[p], &want, sizeof want);
+        }
+        floats_free(inp);
+        floats_free(out);
+    }
+}
+
 static void check_window_fixture(const char *kind, const char *window, int is_max)
 {
     char name[64];
@@ -135,6 +160,7 @@ int main(void)
     parallel_init(0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_global_avgpool),
+        cmocka_unit_test(test_global_avgpool_plane_order),
         cmocka_unit_test(test_fixture_windows),
         cmocka_unit_test(test_gradients),
     };
