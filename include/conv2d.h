@@ -77,6 +77,20 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
                        const struct conv2d_shape *s, float *scratch,
                        const struct conv2d_epilogue *ep);
 
+/* Images interleaved 16 at a time: tensors (C, H, W, 16), each pixel of a
+ * channel a vector of the 16 images' values (evaluation's layout for
+ * whole groups of images: forward.c). Every lane gets the bits that
+ * conv2d_forward_ep gives its image. Runs on the calling thread only.
+ * supported: whether the CPU and the shape allow it (AVX-512; depthwise,
+ * or ungrouped); scratch: conv2d_interleaved_scratch_floats(s) floats.
+ * s->n and s->in_image are not read: the input is (cin, H, W, 16). */
+enum { CONV2D_INTERLEAVED = 16 };
+int conv2d_interleaved_supported(const struct conv2d_shape *s);
+size_t conv2d_interleaved_scratch_floats(const struct conv2d_shape *s);
+void conv2d_interleaved_forward(float *out, const float *inp, const float *weight,
+                                const struct conv2d_shape *s, float *scratch,
+                                const struct conv2d_epilogue *ep);
+
 /* Gradients of conv2d_forward, accumulated (+=) into dinp and dweight.
  * dinp:    (N, cin, H, W), or NULL when the input needs no gradient
  * dweight: (>= cout, wcin, k, k), only the active block is touched

@@ -8,6 +8,11 @@
 /* out (N, C) = mean of each (H*W) plane of inp (N, C, HW). */
 void global_avgpool_forward(float *out, const float *inp, int n, int c, int hw);
 
+/* The same for images interleaved `lanes` at a time: out (lanes, C) =
+ * the mean of each image's plane of inp (C, HW, lanes), with the bits of
+ * global_avgpool_forward. */
+void global_avgpool_interleaved(float *out, const float *inp, int c, int hw, int lanes);
+
 /* dinp (N, C, HW) += dout (N, C) / HW. */
 void global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw);
 

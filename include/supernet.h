@@ -147,9 +147,14 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
                               enum forward_mode mode);
 
 /* FORWARD_EVAL folds each BN into the convolution before it (the same
- * arithmetic, applied while the output is in cache). Off: node by node,
- * for tests that compare the two. On by default. */
+ * arithmetic, applied while the output is in cache), and runs whole groups
+ * of 16 images interleaved (conv2d.h). Off: node by node, NCHW, for tests
+ * that compare the two. On by default. */
 void supernet_set_fusion(struct supernet *sn, int on);
+
+/* Whether FORWARD_EVAL of the current arch runs groups of images
+ * interleaved (the CPU and every convolution allow it). */
+int supernet_eval_interleaved(const struct supernet *sn);
 
 /* Gradients of the last FORWARD_TRAIN forward for dlogits (n, classes),
  * accumulated into the gradient arena for the active weights only. */

@@ -20,6 +20,7 @@
 #include "fixture.h"
 #include "gradcheck.h"
 #include "parallel.h"
+#include "simd.h"
 #include "space.h"
 #include "spaces.h"
 #include "supernet.h"
@@ -427,18 +428,28 @@ static void check_extraction(const char *text, struct arch *a, int bn_sets)
     supernet_free(sn);
 }
 
-/* Evaluation takes its batch in chunks, a thread each (forward.c): a
- * batch of several chunks, the last one short, gives every image the bits
- * it gets alone. */
+/* Evaluation takes its batch in chunks, a thread each (forward.c), whole
+ * groups of 16 images interleaved: a batch of two groups and short NCHW
+ * chunks gives every image the bits it gets alone (one NCHW chunk), and
+ * the bits of the node-by-node NCHW evaluation. */
 static void check_eval_chunks(const char *text, const struct arch *a)
 {
     struct space_def def;
     struct supernet *sn = build(text, 1, &def);
     struct mtd_error err = {0};
     set_arch(sn, a);
-    const int n = 21;
-    assert_int_equal(supernet_reserve_eval(sn, n, &err), MTD_OK);
+    /* The BNs' running statistics away from (0, 1), so that their
+     * folding is not nearly the identity. */
+    assert_int_equal(supernet_calib_begin(sn, &err), MTD_OK);
+    assert_int_equal(supernet_reserve(sn, 8, &err), MTD_OK);
     const size_t image = (size_t)def.in_c * def.in_h * def.in_w;
+    float *calib = random_floats(8 * image, 17, 2.0f);
+    supernet_forward(sn, calib, 8, FORWARD_CALIB);
+    supernet_calib_finish(sn);
+    const int n = 37;
+    assert_int_equal(supernet_reserve_eval(sn, n, &err), MTD_OK);
+    if (simd_avx512())
+        assert_true(supernet_eval_interleaved(sn));
     float *inp = random_floats((size_t)n * image, 13, 1.0f);
     const size_t count = (size_t)n * def.classes;
     float *batch = malloc(count * sizeof(float));
@@ -446,10 +457,28 @@ static void check_eval_chunks(const char *text, const struct arch *a)
     for (int i = 0; i < n; i++)
         assert_memory_equal(supernet_forward(sn, inp + (size_t)i * image, 1, FORWARD_EVAL),
                             batch + (size_t)i * def.classes, def.classes * sizeof(float));
+    supernet_set_fusion(sn, 0);
+    assert_false(supernet_eval_interleaved(sn));
+    assert_memory_equal(supernet_forward(sn, inp, n, FORWARD_EVAL), batch, count * sizeof(float));
     free(batch);
     floats_free(inp);
+    floats_free(calib);
     supernet_free(sn);
 }
+
+/* REFERENCE.md's spos-fmnist at a quarter of its channels and half of its
+ * blocks: 28 x 28 images, 14 x 14 and 7 x 7 planes, every kernel size. */
+static const char *const spos_small_space =
+    "supernet = { input = { channels = 1; height = 28; width = 28; }; classes = 10;\n"
+    "  stem = { channels = 8; kernel = 3; stride = 1; };\n"
+    "  stages = (\n"
+    "    { blocks = 2; channels = 12; stride = 2;\n"
+    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; },\n"
+    "    { blocks = 2; channels = 24; stride = 2;\n"
+    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; },\n"
+    "    { blocks = 2; channels = 48; stride = 1;\n"
+    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; } );\n"
+    "  last = { channels = 64; }; };\n";
 
 static void test_eval_chunks(void **state)
 {
@@ -465,6 +494,17 @@ static void test_eval_chunks(void **state)
     supernet_arch_max(sn, &a);
     supernet_free(sn);
     check_eval_chunks(test_shuffle_space, &a);
+    a.op[2] = 1;
+    a.width[2] = (struct unit_width){.channels = 6};   /* a slimmed unit */
+    check_eval_chunks(test_shuffle_space, &a);
+    sn = build(spos_small_space, 1, &def);
+    supernet_arch_max(sn, &a);
+    supernet_free(sn);
+    for (int k = 0; k < 4; k++) {   /* every op in every block, over the four */
+        for (int c = 1; c <= 6; c++)
+            a.op[c] = (c + k) % 4;
+        check_eval_chunks(spos_small_space, &a);
+    }
 }
 
 static void test_extract_shuffle(void **state)

@@ -39,6 +39,10 @@ struct cell_run {
     float *scratch;                /* the convolutions' */
     float *fold;                   /* a folded BN's scale, then its shift at
                                       fold + sn->fold_width */
+    int lanes;                     /* 1: NCHW; CONV2D_INTERLEAVED: n images
+                                      interleaved (C, H, W, n), in evaluation
+                                      until the global pool, which writes
+                                      NCHW (forward_interleaved) */
 };
 
 static int slot_channels(const struct cell_run *r, int s)
@@ -49,6 +53,19 @@ static int slot_channels(const struct cell_run *r, int s)
 static size_t slot_hw(const struct cell_run *r, int s)
 {
     return (size_t)r->g->slots[s].h * (size_t)r->g->slots[s].w;
+}
+
+/* The images and the floats of a channel's plane that a channel move or
+ * an elementwise op sees: interleaved, one image of planes n times as long
+ * (whole planes are what they move). */
+static int run_images(const struct cell_run *r)
+{
+    return r->lanes > 1 ? 1 : r->n;
+}
+
+static size_t run_plane(const struct cell_run *r, int s)
+{
+    return slot_hw(r, s) * (size_t)r->lanes;
 }
 
 static const float *slot(const struct cell_run *r, int s)
@@ -77,6 +94,7 @@ static void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, 
     r->dbase = NULL;
     r->scratch = sn->scratch;
     r->fold = sn->fold;
+    r->lanes = 1;
 }
 
 /* Region k (0 or 1) of a two-region arena for batches of n. */
@@ -203,9 +221,8 @@ static const float *conv_input(const struct supernet *sn, const struct cell_run 
     const struct node *sp = &r->g->nodes[j];
     const int ca = width_eval(sp->a, r->in, r->out, r->mid);
     const int cb = width_eval(sp->b, r->in, r->out, r->mid);
-    const size_t hw = slot_hw(r, sp->src);
-    s->in_image = (size_t)(ca + cb) * hw;
-    return slot(r, sp->src) + (size_t)ca * hw;
+    s->in_image = (size_t)(ca + cb) * slot_hw(r, sp->src);
+    return slot(r, sp->src) + (size_t)ca * run_plane(r, sp->src);
 }
 
 /* A BN node on its input slot, or in training and calibration on `inp`
@@ -215,8 +232,9 @@ static void bn_forward_on(struct supernet *sn, const struct cell_run *r, const s
                           enum forward_mode mode, const float *inp, const double *moments)
 {
     int set = sn->arch.bn_set;
-    struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst),
-                         .relu = nd->relu};
+    struct bn_shape s = {.n = run_images(r), .c = slot_channels(r, nd->dst),
+                         .hw = (int)run_plane(r, nd->dst), .relu = nd->relu};
+    assert(r->lanes == 1 || mode == FORWARD_EVAL);
     const float *gamma = param_ptr(sn, sn->weights, nd->param + 2 * set);
     const float *beta = param_ptr(sn, sn->weights, nd->param + 2 * set + 1);
     float *rmean = buffer_ptr(sn, nd->buffer + 2 * set);
@@ -250,21 +268,31 @@ static void bn_forward(struct supernet *sn, const struct cell_run *r, const stru
     bn_forward_on(sn, r, nd, mode, slot(r, nd->src), NULL);
 }
 
+/* A convolution with its epilogue, NCHW or interleaved as r runs. */
+static void conv_forward_run(const struct supernet *sn, const struct cell_run *r,
+                             const struct node *conv, float *out, enum forward_mode mode,
+                             const struct conv2d_epilogue *ep)
+{
+    const struct param_info *w = &sn->params[conv->param];
+    struct conv2d_shape s = conv_shape(r, conv, w);
+    const float *x = conv_input(sn, r, conv, mode, &s);
+    if (r->lanes > 1)
+        conv2d_interleaved_forward(out, x, sn->weights + w->offset, &s, r->scratch, ep);
+    else
+        conv2d_forward_ep(out, x, sn->weights + w->offset, &s, r->scratch, ep);
+}
+
 static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
                          enum forward_mode mode)
 {
     const struct node *nd = &r->g->nodes[i];
-    int n = r->n;
-    int hw = (int)slot_hw(r, nd->src);
+    int n = run_images(r);
+    int hw = (int)run_plane(r, nd->src);
     int ca = width_eval(nd->a, r->in, r->out, r->mid);
     switch (nd->kind) {
-    case NODE_CONV: {
-        const struct param_info *w = &sn->params[nd->param];
-        struct conv2d_shape s = conv_shape(r, nd, w);
-        const float *x = conv_input(sn, r, nd, mode, &s);
-        conv2d_forward(slot_mut(r, nd->dst), x, sn->weights + w->offset, &s, r->scratch);
+    case NODE_CONV:
+        conv_forward_run(sn, r, nd, slot_mut(r, nd->dst), mode, NULL);
         break;
-    }
     case NODE_BN:
         bn_forward(sn, r, nd, mode);
         break;
@@ -287,9 +315,14 @@ static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
                     (size_t)n * (size_t)ca * (size_t)hw);
         break;
     case NODE_POOL:
-        global_avgpool_forward(slot_mut(r, nd->dst), slot(r, nd->src), n, ca, hw);
+        if (r->lanes > 1)
+            global_avgpool_interleaved(slot_mut(r, nd->dst), slot(r, nd->src), ca,
+                                       (int)slot_hw(r, nd->src), r->lanes);
+        else
+            global_avgpool_forward(slot_mut(r, nd->dst), slot(r, nd->src), n, ca, hw);
         break;
     case NODE_LINEAR: {
+        assert(r->lanes == 1);
         const struct param_info *w = &sn->params[nd->param];
         struct linear_shape s = {.n = n, .in = ca, .out = width_eval(nd->b, r->in, r->out, r->mid),
                                  .in_max = w->cols};
@@ -329,18 +362,16 @@ int conv_bn_fusable(const struct op_graph *g, int i)
 static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const struct node *conv,
                          const struct node *bn)
 {
-    const struct param_info *w = &sn->params[conv->param];
-    struct conv2d_shape s = conv_shape(r, conv, w);
+    const int cout = width_eval(conv->b, r->in, r->out, r->mid);
     int set = sn->arch.bn_set;
     float *scale = r->fold, *shift = r->fold + sn->fold_width;
     batchnorm_eval_affine(scale, shift, param_ptr(sn, sn->weights, bn->param + 2 * set),
                           param_ptr(sn, sn->weights, bn->param + 2 * set + 1),
                           buffer_ptr(sn, bn->buffer + 2 * set),
                           buffer_ptr(sn, bn->buffer + 2 * set + 1), (float)sn->def.bn_eps,
-                          s.cout);
+                          cout);
     struct conv2d_epilogue ep = {scale, shift, bn->relu, NULL};
-    const float *x = conv_input(sn, r, conv, FORWARD_EVAL, &s);
-    conv2d_forward_ep(slot_mut(r, bn->dst), x, sn->weights + w->offset, &s, r->scratch, &ep);
+    conv_forward_run(sn, r, conv, slot_mut(r, bn->dst), FORWARD_EVAL, &ep);
 }
 
 /* In training and calibration a convolution takes the moments of its
@@ -420,12 +451,13 @@ static void concat_shuffle_run(const struct cell_run *r, int i, int backward)
     const int sp = split_read_through(g, i);
     const int a = sp >= 0 ? g->nodes[sp].src : cat->src;   /* where the first part is read */
     const int ca = slot_channels(r, cat->src), cb = slot_channels(r, cat->src2);
-    const int a_c = slot_channels(r, a), hw = (int)slot_hw(r, cat->src);
+    const int a_c = slot_channels(r, a), hw = (int)run_plane(r, cat->src);
     if (!backward) {
         concat_shuffle_forward(slot_mut(r, shf->dst), slot(r, a), a_c, ca, slot(r, cat->src2), cb,
-                               r->n, hw, 2);
+                               run_images(r), hw, 2);
         return;
     }
+    assert(r->lanes == 1);
     /* The first part's gradient goes where it would have ended: the
      * split's input gradient, written if the split would have written it
      * (it is that slot's first writer, and backward reaches us first). */
@@ -525,6 +557,9 @@ static size_t scratch_floats(struct supernet *sn)
                     continue;
                 struct conv2d_shape s = conv_shape(&r, nd, &sn->params[nd->param]);
                 size_t need = conv2d_scratch_floats(&s, 1);
+                if (conv2d_interleaved_supported(&s)
+                    && conv2d_interleaved_scratch_floats(&s) > need)
+                    need = conv2d_interleaved_scratch_floats(&s);
                 if (need > scratch)
                     scratch = need;
             }
@@ -533,16 +568,27 @@ static size_t scratch_floats(struct supernet *sn)
     return scratch;
 }
 
-/* Evaluation runs its batch in chunks of EVAL_CHUNK images, each chunk
- * through the whole network on one thread, its ops single-threaded inside
- * (parallel.h): no barrier per op, and a chunk's activations stay in the
- * thread's cache. Every image is computed the same way whatever the chunk
- * or thread count. */
+/* Evaluation runs its batch in chunks, each chunk through the whole
+ * network on one thread, its ops single-threaded inside (parallel.h): no
+ * barrier per op, and a chunk's activations stay in the thread's cache.
+ * Whole groups of CONV2D_INTERLEAVED images run interleaved (conv2d.h):
+ * every op is then vectors of the group's images, with no lanes lost to
+ * a 7 x 7 plane's 49 pixels or to channel counts, and no transposes for
+ * the depthwise kernel. The images left over go in chunks of at most
+ * EVAL_CHUNK, NCHW. Every image gets the same bits whatever its chunk,
+ * its layout or the thread count. */
 enum { EVAL_CHUNK = 8 };
 
 static int eval_chunk(int n)
 {
     return n < EVAL_CHUNK ? n : EVAL_CHUNK;
+}
+
+/* The most images of a chunk of a batch of n (a thread's regions hold
+ * that many). */
+static int eval_chunk_room(int n)
+{
+    return n >= CONV2D_INTERLEAVED ? CONV2D_INTERLEAVED : eval_chunk(n);
 }
 
 /* Floats of the evaluation regions of `threads` threads for chunks of
@@ -561,7 +607,7 @@ static size_t act_floats(const struct supernet *sn, int train_n, int eval_n)
 {
     size_t train = (size_t)train_n * sn->act_per_image;
     size_t calib = eval_floats(sn, 1, eval_n);
-    size_t eval = eval_floats(sn, sn->threads, eval_chunk(eval_n));
+    size_t eval = eval_floats(sn, sn->threads, eval_chunk_room(eval_n));
     size_t most = train > calib ? train : calib;
     return most > eval ? most : eval;
 }
@@ -580,7 +626,7 @@ size_t supernet_moments_per_image(const struct supernet *sn)
 
 size_t supernet_eval_floats(const struct supernet *sn)
 {
-    return eval_floats(sn, sn->threads ? sn->threads : parallel_threads(), EVAL_CHUNK);
+    return eval_floats(sn, sn->threads ? sn->threads : parallel_threads(), CONV2D_INTERLEAVED);
 }
 
 /* The scratch and fold of thread t. The convolutions' scratch of all
@@ -668,10 +714,16 @@ enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_err
     return reserve(sn, 0, n, err);
 }
 
-/* Runs the nodes of r's op on r->input; its output. */
+/* Runs the nodes of r's op on r->input; its output. Interleaved, the
+ * global pool writes NCHW, and what follows runs NCHW (r->lanes = 1). */
 static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forward_mode mode)
 {
     for (int i = 0; i < r->g->nnodes; i++) {
+        if (r->g->nodes[i].kind == NODE_POOL && r->lanes > 1) {
+            node_forward(sn, r, i, mode);
+            r->lanes = 1;
+            continue;
+        }
         if (!sn->no_fusion && conv_bn_fusable(r->g, i)) {
             if (mode == FORWARD_EVAL)
                 conv_bn_eval(sn, r, &r->g->nodes[i], &r->g->nodes[i + 1]);
@@ -692,10 +744,11 @@ static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forwa
 
 /* Forward of cell c on x (n images): training in the cell's own region
  * (kept for backward), otherwise in whichever of the two regions at
- * `arena` x is not in; scratch and fold are the running thread's. */
+ * `arena` x is not in; scratch and fold are the running thread's. *lanes:
+ * the layout x is in (and then the cell's output is in: run_cell). */
 static const float *forward_cell(struct supernet *sn, int c, const float *x, int n,
                                  enum forward_mode mode, float *arena, float *scratch,
-                                 float *fold)
+                                 float *fold, int *lanes)
 {
     struct cell_run r;
     cell_run_init(&r, sn, c, n);
@@ -704,40 +757,109 @@ static const float *forward_cell(struct supernet *sn, int c, const float *x, int
     r.input = x;
     r.scratch = scratch;
     r.fold = fold;
-    return run_cell(sn, &r, mode);
+    r.lanes = *lanes;
+    const float *y = run_cell(sn, &r, mode);
+    *lanes = r.lanes;
+    return y;
 }
 
 const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
                           enum forward_mode mode)
 {
-    return forward_cell(sn, c, x, n, mode, sn->act, sn->scratch, sn->fold);
+    int lanes = 1;
+    return forward_cell(sn, c, x, n, mode, sn->act, sn->scratch, sn->fold, &lanes);
 }
 
-/* Evaluation in chunks (EVAL_CHUNK): each thread takes whole chunks
- * through every cell in its own pair of regions, then copies the chunk's
- * logits out. One chunk runs with the ops' own parallelism instead. */
+/* Whether the current arch can be evaluated interleaved: every
+ * convolution before the global pool can (conv2d_interleaved_supported),
+ * and there is a pool, after which the rest runs NCHW. Off with the
+ * fusions (supernet_set_fusion), so that tests compare the two layouts. */
+static int interleaved_eval(const struct supernet *sn)
+{
+    if (sn->no_fusion)
+        return 0;
+    for (int c = 0; c < sn->ncells; c++) {
+        struct cell_run r;
+        cell_run_init(&r, sn, c, CONV2D_INTERLEAVED);
+        for (int i = 0; i < r.g->nnodes; i++) {
+            const struct node *nd = &r.g->nodes[i];
+            if (nd->kind == NODE_POOL)
+                return 1;
+            if (nd->kind == NODE_LINEAR)
+                return 0;
+            if (nd->kind == NODE_CONV) {
+                const struct conv2d_shape s = conv_shape(&r, nd, &sn->params[nd->param]);
+                if (!conv2d_interleaved_supported(&s))
+                    return 0;
+            }
+        }
+    }
+    return 0;
+}
+
+/* x (C, H, W, lanes) = images [0, m) of inp (m, C, H, W), whose images
+ * are `image` floats apart; the lanes past m are zeros (finite values
+ * whose results are never read). */
+static void interleave_images(float *x, const float *inp, int m, size_t image, int lanes)
+{
+    for (size_t q = 0; q < image; q++)
+        for (int l = 0; l < lanes; l++)
+            x[q * (size_t)lanes + (size_t)l] = l < m ? inp[(size_t)l * image + q] : 0.0f;
+}
+
+/* The logits of images [first, first + m) of inp, a chunk on thread t:
+ * interleaved when `interleaved` (m <= CONV2D_INTERLEAVED), NCHW
+ * otherwise; into sn->logits. */
+static void forward_chunk(struct supernet *sn, const float *inp, int first, int m,
+                          int interleaved, int room)
+{
+    const int t = omp_get_thread_num();
+    const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
+    float *arena = sn->act + eval_floats(sn, t, room);
+    float *scratch, *fold;
+    thread_buffers(sn, t, &scratch, &fold);
+    const float *x = inp + (size_t)first * image;
+    int n = m, lanes = 1;
+    if (interleaved) {
+        /* In the second region, where the first cell will not write. */
+        float *il = region(sn, arena, 1, CONV2D_INTERLEAVED);
+        interleave_images(il, x, m, image, CONV2D_INTERLEAVED);
+        x = il;
+        n = lanes = CONV2D_INTERLEAVED;
+    }
+    for (int c = 0; c < sn->ncells; c++)
+        x = forward_cell(sn, c, x, n, FORWARD_EVAL, arena, scratch, fold, &lanes);
+    assert(lanes == 1);
+    memcpy(sn->logits + (size_t)first * sn->def.classes, x,
+           (size_t)m * sn->def.classes * sizeof(float));
+}
+
+/* Evaluation in chunks: whole groups of CONV2D_INTERLEAVED images
+ * interleaved (when the arch allows), the rest in chunks of EVAL_CHUNK;
+ * each thread takes whole chunks through every cell in its own pair of
+ * regions, then copies the chunk's logits out. A batch of one NCHW chunk
+ * runs with the ops' own parallelism instead. */
 static const float *forward_eval(struct supernet *sn, const float *inp, int n)
 {
-    const int chunk = eval_chunk(n), nchunks = (n + chunk - 1) / chunk;
-    const int classes = sn->def.classes;
-    const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
-    if (nchunks == 1) {
+    const int groups = interleaved_eval(sn) ? n / CONV2D_INTERLEAVED : 0;
+    const int grouped = groups * CONV2D_INTERLEAVED, rest = n - grouped;
+    const int chunk = eval_chunk(rest), nchunks = rest ? (rest + chunk - 1) / chunk : 0;
+    const int room = eval_chunk_room(n);
+    if (groups == 0 && nchunks == 1) {
         const float *x = inp;
+        int lanes = 1;
         for (int c = 0; c < sn->ncells; c++)
-            x = forward_cell(sn, c, x, n, FORWARD_EVAL, sn->act, sn->scratch, sn->fold);
+            x = forward_cell(sn, c, x, n, FORWARD_EVAL, sn->act, sn->scratch, sn->fold, &lanes);
         return x;
     }
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int k = 0; k < nchunks; k++) {
-        const int t = omp_get_thread_num(), first = k * chunk;
-        const int m = n - first < chunk ? n - first : chunk;
-        float *arena = sn->act + eval_floats(sn, t, chunk);
-        float *scratch, *fold;
-        thread_buffers(sn, t, &scratch, &fold);
-        const float *x = inp + (size_t)first * image;
-        for (int c = 0; c < sn->ncells; c++)
-            x = forward_cell(sn, c, x, m, FORWARD_EVAL, arena, scratch, fold);
-        memcpy(sn->logits + (size_t)first * classes, x, (size_t)m * classes * sizeof(float));
+    for (int k = 0; k < groups + nchunks; k++) {
+        if (k < groups) {
+            forward_chunk(sn, inp, k * CONV2D_INTERLEAVED, CONV2D_INTERLEAVED, 1, room);
+        } else {
+            const int first = grouped + (k - groups) * chunk;
+            forward_chunk(sn, inp, first, n - first < chunk ? n - first : chunk, 0, room);
+        }
     }
     return sn->logits;
 }
@@ -762,6 +884,11 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
 void supernet_set_fusion(struct supernet *sn, int on)
 {
     sn->no_fusion = !on;
+}
+
+int supernet_eval_interleaved(const struct supernet *sn)
+{
+    return interleaved_eval(sn);
 }
 
 static size_t slot_floats(const struct cell_run *r, int s)

@@ -187,6 +187,58 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
     PARALLEL_RANGES((size_t)s->n, 1, dense_forward_images, out, inp, weight, &w1, s, scratch, ep);
 }
 
+/* Output pixels of one piece of an interleaved dense forward: its column
+ * matrix (kg rows of that many pixels of 16 lanes) stays a bounded scratch
+ * whatever the image size. */
+enum { INTERLEAVED_PIECE = 196 };
+
+int conv2d_interleaved_supported(const struct conv2d_shape *s)
+{
+    return gemm_small_direct() && (is_depthwise(s) || s->groups == 1);
+}
+
+size_t conv2d_interleaved_scratch_floats(const struct conv2d_shape *s)
+{
+    check_shape(s);
+    if (is_depthwise(s))
+        return depthwise_interleaved_scratch_floats(s);
+    if (!needs_im2col(s))
+        return 0;
+    return floats_whole_lines((size_t)s->cin * s->k * s->k * INTERLEAVED_PIECE
+                              * CONV2D_INTERLEAVED);
+}
+
+void conv2d_interleaved_forward(float *out, const float *inp, const float *weight,
+                                const struct conv2d_shape *s, float *scratch,
+                                const struct conv2d_epilogue *ep)
+{
+    check_shape(s);
+    assert(conv2d_interleaved_supported(s) && (ep == NULL || ep->moments == NULL));
+    if (is_depthwise(s)) {
+        const int ran = depthwise_interleaved_forward(out, inp, weight, s, scratch, ep);
+        assert(ran);
+        (void)ran;
+        return;
+    }
+    /* Each lane's columns are summed over the weight's row in order, as
+     * dense_forward_images's product does for its image: the same bits. */
+    const int ohw = conv2d_out_h(s) * conv2d_out_w(s), kg = s->cin * s->k * s->k;
+    const size_t lanes = CONV2D_INTERLEAVED, ldc = (size_t)ohw * lanes;
+    const struct gemm_operand w = {weight, (size_t)s->wcin * s->k * s->k, 1};
+    const struct conv2d_epilogue *affine = ep != NULL && ep->scale != NULL ? ep : NULL;
+    if (!needs_im2col(s)) {
+        gemm_small_ep(s->cout, (int)ldc, kg, w, inp, ldc, out, ldc, affine);
+        return;
+    }
+    for (int q0 = 0; q0 < ohw; q0 += INTERLEAVED_PIECE) {
+        const int nq = ohw - q0 < INTERLEAVED_PIECE ? ohw - q0 : INTERLEAVED_PIECE;
+        im2col_interleaved(scratch, inp, s->cin, s->h, s->w, s->k, s->stride, s->pad,
+                           conv2d_out_w(s), q0, nq, (int)lanes);
+        gemm_small_ep(s->cout, nq * (int)lanes, kg, w, scratch, (size_t)nq * lanes,
+                      out + (size_t)q0 * lanes, ldc, affine);
+    }
+}
+
 /* One image's contribution: its weight gradient into the thread's partial
  * dw (cout, kg), its input gradient into dinp. */
 static void dense_backward_image(float *dinp, float *dw, float *col, float *dcol, float *bt,

@@ -25,6 +25,14 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
                             const struct conv2d_epilogue *ep);
 size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s);
 
+/* The forward on images interleaved 16 at a time (conv2d_interleaved_forward),
+ * single-threaded: 1 when it ran, 0 when the CPU lacks AVX-512. scratch:
+ * depthwise_interleaved_scratch_floats(s) floats. */
+int depthwise_interleaved_forward(float *out, const float *inp, const float *weight,
+                                  const struct conv2d_shape *s, float *scratch,
+                                  const struct conv2d_epilogue *ep);
+size_t depthwise_interleaved_scratch_floats(const struct conv2d_shape *s);
+
 /* The backward pass in the same layout (depthwise_lanes.c): 1 when it ran,
  * 0 when the CPU lacks AVX-512 or the kernel is not odd and padded by half
  * of it (then the plane kernel runs). */

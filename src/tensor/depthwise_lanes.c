@@ -82,6 +82,13 @@ size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s)
     return floats_whole_lines(forward > backward ? forward : backward);
 }
 
+size_t depthwise_interleaved_scratch_floats(const struct conv2d_shape *s)
+{
+    const struct lanes_geom g = lanes_geom(s);
+    /* the tile, the taps, the affine map's scale and shift */
+    return floats_whole_lines(g.tile + (size_t)g.k * g.k * LANES + 2 * LANES);
+}
+
 #ifdef SIMD_HAVE_AVX512
 /* The taps of channels [c0, c0 + nc) as k*k vectors (zero past nc). */
 static void weights_in(float *wt, const float *weight, size_t ldw, int c0, int nc, int taps)
@@ -279,6 +286,50 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
     return 1;
 }
 
+/* Images interleaved 16 at a time ((c, h, w, 16): conv2d_interleaved)
+ * are already pixel-major lanes, one image per lane: a channel's input
+ * plane is copied row by row into the tile, its taps broadcast into the
+ * lanes, and taps_lanes writes the channel's output plane in place.
+ * Each lane sees taps_lanes's multiply-adds in the order a channel's lane
+ * does: the bits of the forward above. */
+SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const float *weight,
+                                             const struct conv2d_shape *s, float *scratch,
+                                             const struct conv2d_epilogue *ep)
+{
+    const struct lanes_geom g = lanes_geom(s);
+    const int taps = s->k * s->k;
+    const size_t ldw = (size_t)s->wcin * taps, row = (size_t)g.w * LANES;
+    const size_t plane = (size_t)g.h * row, out_plane = (size_t)g.oh * g.ow * LANES;
+    float *tile = scratch, *wt = tile + g.tile, *affine = wt + (size_t)taps * LANES;
+    const int has_affine = ep != NULL && ep->scale != NULL;
+    const struct conv2d_epilogue lane_ep = {affine, affine + LANES, has_affine && ep->relu, NULL};
+    memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
+    for (int c = 0; c < s->cin; c++) {
+        for (int t = 0; t < taps; t++)
+            _mm512_storeu_ps(wt + (size_t)t * LANES, _mm512_set1_ps(weight[(size_t)c * ldw + t]));
+        if (has_affine) {
+            _mm512_storeu_ps(affine, _mm512_set1_ps(ep->scale[c]));
+            _mm512_storeu_ps(affine + LANES, _mm512_set1_ps(ep->shift[c]));
+        }
+        const float *x = inp + (size_t)c * plane;
+        for (int y = 0; y < g.h; y++)
+            memcpy(tile + ((size_t)(y + g.pad) * g.wp + (size_t)g.pad) * LANES, x + (size_t)y * row,
+                   row * sizeof(float));
+        taps_lanes(out + (size_t)c * out_plane, tile, wt, has_affine ? &lane_ep : NULL, 0, LANES,
+                   &g);
+    }
+}
+
+int depthwise_interleaved_forward(float *out, const float *inp, const float *weight,
+                                  const struct conv2d_shape *s, float *scratch,
+                                  const struct conv2d_epilogue *ep)
+{
+    if (!simd_avx512())
+        return 0;
+    interleaved_channels(out, inp, weight, s, scratch, ep);
+    return 1;
+}
+
 /* part[tap] += the sum over output pixels of the output gradient's lanes
  * times the input's under the tap, in four partial sums over the pixels
  * of each row (a chain of one would wait on every add). Output pixel
@@ -452,6 +503,14 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
 int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
                             const struct conv2d_shape *s, float *scratch,
                             const struct conv2d_epilogue *ep)
+{
+    (void)out, (void)inp, (void)weight, (void)s, (void)scratch, (void)ep;
+    return 0;
+}
+
+int depthwise_interleaved_forward(float *out, const float *inp, const float *weight,
+                                  const struct conv2d_shape *s, float *scratch,
+                                  const struct conv2d_epilogue *ep)
 {
     (void)out, (void)inp, (void)weight, (void)s, (void)scratch, (void)ep;
     return 0;

@@ -80,3 +80,23 @@ void col2im_add(float *img, const float *col, int c, int h, int w, int k,
         }
     }
 }
+
+void im2col_interleaved(float *col, const float *img, int c, int h, int w, int k, int stride,
+                        int pad, int ow, int q0, int nq, int lanes)
+{
+    const size_t vec = (size_t)lanes * sizeof(float);
+    for (int ci = 0; ci < c; ci++)
+        for (int ky = 0; ky < k; ky++)
+            for (int kx = 0; kx < k; kx++) {
+                float *row = col + ((((size_t)ci * k + ky) * k + kx) * nq) * lanes;
+                for (int j = 0; j < nq; j++) {
+                    const int oy = (q0 + j) / ow, ox = (q0 + j) % ow;
+                    const int iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+                    float *dst = row + (size_t)j * lanes;
+                    if (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                        memcpy(dst, img + (((size_t)ci * h + iy) * w + ix) * lanes, vec);
+                    else
+                        memset(dst, 0, vec);
+                }
+            }
+}

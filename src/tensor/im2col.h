@@ -17,6 +17,11 @@ void conv_valid_range(int kk, int in, int out, int stride, int pad,
 void im2col(float *col, const float *img, int c, int h, int w, int k,
             int stride, int pad, int oh, int ow);
 
+/* The same for images interleaved `lanes` at a time (img (c, h, w, lanes)),
+ * for output pixels [q0, q0 + nq) only: col (c*k*k, nq, lanes). */
+void im2col_interleaved(float *col, const float *img, int c, int h, int w, int k, int stride,
+                        int pad, int ow, int q0, int nq, int lanes);
+
 /* img (c, h, w) += the columns of col folded back onto their pixels. */
 void col2im_add(float *img, const float *col, int c, int h, int w, int k,
                 int stride, int pad, int oh, int ow);

@@ -1,7 +1,9 @@
 /*
- * linear.c - fully connected layer through sgemm.
+ * linear.c - fully connected layer: its forward as fixed-order dot
+ * products, its backward through sgemm.
  */
 #include "linear.h"
+#include "simd.h"
 
 #include <assert.h>
 #include <cblas.h>
@@ -12,15 +14,36 @@ static void check_shape(const struct linear_shape *s)
     assert(s->n > 0 && s->in > 0 && s->out > 0 && s->in <= s->in_max);
 }
 
+/* x . w in DOT_PARTS partial sums (element p goes to sum p % DOT_PARTS,
+ * in order), then added pairwise in a fixed tree. sgemm's order depends on
+ * the batch's size (its kernels split rows and columns by it), so an
+ * image's logits depended on how many came with it; these do not. */
+enum { DOT_PARTS = 16 };
+
+SIMD_KERNEL static float dot_fixed(const float *x, const float *w, int k)
+{
+    float part[DOT_PARTS] = {0.0f};
+    int p = 0;
+    for (; p + DOT_PARTS <= k; p += DOT_PARTS)
+        for (int l = 0; l < DOT_PARTS; l++)
+            part[l] += x[p + l] * w[p + l];
+    for (int l = 0; p + l < k; l++)
+        part[l] += x[p + l] * w[p + l];
+    for (int width = DOT_PARTS / 2; width > 0; width /= 2)
+        for (int l = 0; l < width; l++)
+            part[l] += part[l + width];
+    return part[0];
+}
+
 void linear_forward(float *out, const float *inp, const float *weight,
                     const float *bias, const struct linear_shape *s)
 {
     check_shape(s);
     for (int i = 0; i < s->n; i++)
         for (int o = 0; o < s->out; o++)
-            out[(size_t)i * s->out + o] = bias ? bias[o] : 0.0f;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->n, s->out, s->in,
-                1.0f, inp, s->in, weight, s->in_max, 1.0f, out, s->out);
+            out[(size_t)i * s->out + o] =
+                (bias ? bias[o] : 0.0f)
+                + dot_fixed(inp + (size_t)i * s->in, weight + (size_t)o * s->in_max, s->in);
 }
 
 void linear_backward(float *dinp, float *dweight, float *dbias,

@@ -46,6 +46,22 @@ void global_avgpool_forward(float *out, const float *inp, int n, int c, int hw)
     PARALLEL_RANGES((size_t)n * c, 1, global_avgpool_planes, out, inp, hw);
 }
 
+void global_avgpool_interleaved(float *out, const float *inp, int c, int hw, int lanes)
+{
+    enum { MAX_LANES = 16 };
+    assert(lanes <= MAX_LANES);
+    for (int ch = 0; ch < c; ch++) {
+        /* Each image's sum in pixel order, in double, as global_avgpool_planes */
+        double sum[MAX_LANES] = {0.0};
+        const float *x = inp + (size_t)ch * hw * lanes;
+        for (int i = 0; i < hw; i++)
+            for (int l = 0; l < lanes; l++)
+                sum[l] += (double)x[(size_t)i * lanes + l];
+        for (int l = 0; l < lanes; l++)
+            out[(size_t)l * c + ch] = (float)(sum[l] / hw);
+    }
+}
+
 void global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw)
 {
     const size_t planes = (size_t)n * c;
