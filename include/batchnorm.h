@@ -19,6 +19,8 @@
 #ifndef MUTATORD_BATCHNORM_H
 #define MUTATORD_BATCHNORM_H
 
+#include <stddef.h>
+
 struct bn_shape {
     int n;   /* batch */
     int c;   /* active channels */
@@ -48,6 +50,23 @@ void batchnorm_plane_moments(double *moments, const float *x, int hw);
 void batchnorm_forward_train_moments(float *out, float *mean, float *var, const float *inp,
                                      const double *moments, const float *gamma,
                                      const float *beta, float eps, const struct bn_shape *s);
+
+/* The two halves of batchnorm_forward_train_moments, for inputs whose
+ * planes are not laid out as their moments' images (images interleaved:
+ * conv2d.h): the batch statistics from s's images' moments, then the map
+ * on a tensor of shape `layout` (its relu is the one applied). */
+void batchnorm_moments_stats(float *mean, float *var, const double *moments,
+                             const struct bn_shape *s);
+void batchnorm_train_apply(float *out, const float *inp, const float *gamma, const float *beta,
+                           const float *mean, const float *var, float eps,
+                           const struct bn_shape *layout);
+
+/* batchnorm_plane_moments of the planes of `valid` images interleaved 16
+ * at a time (x (hw, 16): image l's pixel q at x[16 q + l]), image l's at
+ * moments + l * stride: the same bits as each plane on its own. AVX-512
+ * only (as conv2d_interleaved_forward). */
+void batchnorm_interleaved_moments(double *moments, size_t stride, const float *x, int hw,
+                                   int valid);
 
 /* Gradients of batchnorm_forward_train (with its ReLU when s->relu, whose
  * mask is recomputed from inp with the forward's own arithmetic),

@@ -17,6 +17,7 @@
 #include "fixture.h"
 #include "gradcheck.h"
 #include "parallel.h"
+#include "simd.h"
 
 #define EPS 1e-5f
 
@@ -337,11 +338,48 @@ static void test_large_mean_variance(void **state)
     floats_free(out);
 }
 
+/* The moments of 16 interleaved planes are each plane's own, bit for bit,
+ * for the sizes of the spaces' planes and the edges of a vector, a large
+ * mean, and fewer valid images than lanes (the rest are never written). */
+static void test_interleaved_moments(void **state)
+{
+    (void)state;
+    if (!simd_avx512())
+        skip();
+    const int sizes[] = {1, 7, 15, 16, 17, 49, 196, 784};
+    for (size_t t = 0; t < sizeof sizes / sizeof *sizes; t++) {
+        const int hw = sizes[t];
+        float *x = random_floats((size_t)hw * 16, 40 + t, 3.0f);
+        float *plane = floats_alloc((size_t)hw);
+        for (size_t i = 0; i < (size_t)hw * 16; i++)
+            x[i] += (i % 16 == 3) ? 1000.0f : 0.5f;
+        for (int valid = 16; valid >= 11; valid -= 5) {
+            double got[3 * 16 + 2], want[2];
+            for (size_t i = 0; i < sizeof got / sizeof *got; i++)
+                got[i] = -1.0;
+            batchnorm_interleaved_moments(got, 3, x, hw, valid);
+            for (int l = 0; l < 16; l++) {
+                if (l >= valid) {
+                    assert_true(got[3 * l] == -1.0 && got[3 * l + 1] == -1.0);
+                    continue;
+                }
+                for (int q = 0; q < hw; q++)
+                    plane[q] = x[(size_t)q * 16 + l];
+                batchnorm_plane_moments(want, plane, hw);
+                assert_memory_equal(&got[3 * l], want, sizeof want);
+            }
+        }
+        floats_free(plane);
+        floats_free(x);
+    }
+}
+
 int main(void)
 {
     parallel_init(0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fixture_train),
+        cmocka_unit_test(test_interleaved_moments),
         cmocka_unit_test(test_fixture_eval),
         cmocka_unit_test(test_fixture_calibration),
         cmocka_unit_test(test_calibration_ignores_batching),

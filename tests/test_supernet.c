@@ -438,18 +438,33 @@ static void check_eval_chunks(const char *text, const struct arch *a)
     struct supernet *sn = build(text, 1, &def);
     struct mtd_error err = {0};
     set_arch(sn, a);
-    /* The BNs' running statistics away from (0, 1), so that their
-     * folding is not nearly the identity. */
-    assert_int_equal(supernet_calib_begin(sn, &err), MTD_OK);
-    assert_int_equal(supernet_reserve(sn, 8, &err), MTD_OK);
-    const size_t image = (size_t)def.in_c * def.in_h * def.in_w;
-    float *calib = random_floats(8 * image, 17, 2.0f);
-    supernet_forward(sn, calib, 8, FORWARD_CALIB);
-    supernet_calib_finish(sn);
+    /* Calibration (which moves the BNs' running statistics away from
+     * (0, 1), so that their folding is not nearly the identity): a batch
+     * of two whole interleaved groups and a padded one gives the logits
+     * and statistics of the node-by-node NCHW pass. */
     const int n = 37;
     assert_int_equal(supernet_reserve_eval(sn, n, &err), MTD_OK);
     if (simd_avx512())
         assert_true(supernet_eval_interleaved(sn));
+    const size_t image = (size_t)def.in_c * def.in_h * def.in_w;
+    float *calib = random_floats((size_t)n * image, 17, 2.0f);
+    const size_t nbuf = supernet_buffers_size(sn), nlogits = (size_t)n * def.classes;
+    float *stats = malloc(nbuf * sizeof(float)), *logits = malloc(nlogits * sizeof(float));
+    for (int on = 0; on < 2; on++) {
+        supernet_set_fusion(sn, on);
+        assert_int_equal(supernet_calib_begin(sn, &err), MTD_OK);
+        const float *got = supernet_forward(sn, calib, n, FORWARD_CALIB);
+        supernet_calib_finish(sn);
+        if (!on) {
+            memcpy(logits, got, nlogits * sizeof(float));
+            memcpy(stats, supernet_buffers(sn), nbuf * sizeof(float));
+        } else {
+            assert_memory_equal(got, logits, nlogits * sizeof(float));
+            assert_memory_equal(supernet_buffers(sn), stats, nbuf * sizeof(float));
+        }
+    }
+    free(stats);
+    free(logits);
     float *inp = random_floats((size_t)n * image, 13, 1.0f);
     const size_t count = (size_t)n * def.classes;
     float *batch = malloc(count * sizeof(float));

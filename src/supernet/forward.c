@@ -39,10 +39,11 @@ struct cell_run {
     float *scratch;                /* the convolutions' */
     float *fold;                   /* a folded BN's scale, then its shift at
                                       fold + sn->fold_width */
-    int lanes;                     /* 1: NCHW; CONV2D_INTERLEAVED: n images
-                                      interleaved (C, H, W, n), in evaluation
-                                      until the global pool, which writes
-                                      NCHW (forward_interleaved) */
+    int lanes;                     /* 1: NCHW; CONV2D_INTERLEAVED: groups of
+                                      that many images interleaved (n / lanes
+                                      of them, each (C, H, W, lanes)), in
+                                      evaluation and calibration until the
+                                      global pool, which writes NCHW */
 };
 
 static int slot_channels(const struct cell_run *r, int s)
@@ -60,7 +61,7 @@ static size_t slot_hw(const struct cell_run *r, int s)
  * (whole planes are what they move). */
 static int run_images(const struct cell_run *r)
 {
-    return r->lanes > 1 ? 1 : r->n;
+    return r->n / r->lanes;
 }
 
 static size_t run_plane(const struct cell_run *r, int s)
@@ -234,7 +235,6 @@ static void bn_forward_on(struct supernet *sn, const struct cell_run *r, const s
     int set = sn->arch.bn_set;
     struct bn_shape s = {.n = run_images(r), .c = slot_channels(r, nd->dst),
                          .hw = (int)run_plane(r, nd->dst), .relu = nd->relu};
-    assert(r->lanes == 1 || mode == FORWARD_EVAL);
     const float *gamma = param_ptr(sn, sn->weights, nd->param + 2 * set);
     const float *beta = param_ptr(sn, sn->weights, nd->param + 2 * set + 1);
     float *rmean = buffer_ptr(sn, nd->buffer + 2 * set);
@@ -246,7 +246,16 @@ static void bn_forward_on(struct supernet *sn, const struct cell_run *r, const s
         batchnorm_forward_eval(out, inp, gamma, beta, rmean, rvar, eps, &s);
     } else {
         float *mean = bn_mean(sn, nd), *var = bn_var(sn, nd);
-        if (moments)
+        if (r->lanes > 1) {
+            /* Interleaved calibration: the statistics of the batch's
+             * sn->n images from their planes' moments, the map on the
+             * groups' planes. */
+            assert(moments != NULL && mode == FORWARD_CALIB);
+            const struct bn_shape images = {.n = sn->n, .c = s.c, .hw = (int)slot_hw(r, nd->dst)};
+            count = (long)images.n * images.hw;
+            batchnorm_moments_stats(mean, var, moments, &images);
+            batchnorm_train_apply(out, inp, gamma, beta, mean, var, eps, &s);
+        } else if (moments)
             batchnorm_forward_train_moments(out, mean, var, inp, moments, gamma, beta, eps, &s);
         else
             batchnorm_forward_train(out, mean, var, inp, gamma, beta, eps, &s);
@@ -268,6 +277,30 @@ static void bn_forward(struct supernet *sn, const struct cell_run *r, const stru
     bn_forward_on(sn, r, nd, mode, slot(r, nd->src), NULL);
 }
 
+/* Groups [begin, end) of an interleaved convolution (conv_forward_run),
+ * on thread t's scratch; with moments, those of the output planes of the
+ * batch's `images` real images (a last group's other lanes are padding). */
+static void interleaved_groups(float *out, const float *x, const float *weight,
+                               const struct conv2d_shape *s, size_t in_group, float *scratch,
+                               size_t scratch_per_thread, const struct conv2d_epilogue *ep,
+                               int images, int t, size_t begin, size_t end)
+{
+    const int lanes = CONV2D_INTERLEAVED, ohw = conv2d_out_h(s) * conv2d_out_w(s);
+    const size_t plane = (size_t)ohw * lanes;
+    const struct conv2d_epilogue *affine = ep != NULL && ep->scale != NULL ? ep : NULL;
+    for (size_t g = begin; g < end; g++) {
+        float *y = out + g * s->cout * plane;
+        conv2d_interleaved_forward(y, x + g * in_group, weight, s,
+                                   scratch + (size_t)t * scratch_per_thread, affine);
+        if (ep == NULL || ep->moments == NULL)
+            continue;
+        const int first = (int)g * lanes, valid = images - first < lanes ? images - first : lanes;
+        for (int ch = 0; ch < s->cout; ch++)
+            batchnorm_interleaved_moments(ep->moments + 2 * ((size_t)first * s->cout + ch),
+                                          2 * (size_t)s->cout, y + ch * plane, ohw, valid);
+    }
+}
+
 /* A convolution with its epilogue, NCHW or interleaved as r runs. */
 static void conv_forward_run(const struct supernet *sn, const struct cell_run *r,
                              const struct node *conv, float *out, enum forward_mode mode,
@@ -276,10 +309,14 @@ static void conv_forward_run(const struct supernet *sn, const struct cell_run *r
     const struct param_info *w = &sn->params[conv->param];
     struct conv2d_shape s = conv_shape(r, conv, w);
     const float *x = conv_input(sn, r, conv, mode, &s);
-    if (r->lanes > 1)
-        conv2d_interleaved_forward(out, x, sn->weights + w->offset, &s, r->scratch, ep);
-    else
+    if (r->lanes > 1) {
+        const size_t in_group = conv2d_in_image(&s) * (size_t)r->lanes;
+        PARALLEL_RANGES((size_t)run_images(r), 1, interleaved_groups, out, x,
+                        sn->weights + w->offset, &s, in_group, r->scratch,
+                        sn->scratch_per_thread, ep, sn->n);
+    } else {
         conv2d_forward_ep(out, x, sn->weights + w->offset, &s, r->scratch, ep);
+    }
 }
 
 static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
@@ -316,8 +353,10 @@ static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
         break;
     case NODE_POOL:
         if (r->lanes > 1)
-            global_avgpool_interleaved(slot_mut(r, nd->dst), slot(r, nd->src), ca,
-                                       (int)slot_hw(r, nd->src), r->lanes);
+            for (int k = 0; k < n; k++)   /* each group into its lanes' rows */
+                global_avgpool_interleaved(slot_mut(r, nd->dst) + (size_t)k * r->lanes * ca,
+                                           slot(r, nd->src) + (size_t)k * ca * hw, ca,
+                                           (int)slot_hw(r, nd->src), r->lanes);
         else
             global_avgpool_forward(slot_mut(r, nd->dst), slot(r, nd->src), n, ca, hw);
         break;
@@ -382,13 +421,11 @@ static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const st
 static void conv_bn_train(struct supernet *sn, const struct cell_run *r, const struct node *conv,
                           const struct node *bn, enum forward_mode mode)
 {
-    const struct param_info *w = &sn->params[conv->param];
-    struct conv2d_shape s = conv_shape(r, conv, w);
-    assert(s.cout == slot_channels(r, bn->dst) && r->n <= sn->moments_cap);
+    assert(width_eval(conv->b, r->in, r->out, r->mid) == slot_channels(r, bn->dst));
+    assert((r->lanes > 1 ? sn->n : r->n) <= sn->moments_cap);
     float *y = slot_mut(r, mode == FORWARD_CALIB ? bn->dst : conv->dst);
     struct conv2d_epilogue ep = {.moments = sn->moments};
-    const float *x = conv_input(sn, r, conv, mode, &s);
-    conv2d_forward_ep(y, x, sn->weights + w->offset, &s, r->scratch, &ep);
+    conv_forward_run(sn, r, conv, y, mode, &ep);
     bn_forward_on(sn, r, bn, mode, y, sn->moments);
 }
 
@@ -584,6 +621,13 @@ static int eval_chunk(int n)
     return n < EVAL_CHUNK ? n : EVAL_CHUNK;
 }
 
+/* The images of a batch of n in whole interleaved groups (calibration's
+ * regions hold that many). */
+static int interleaved_room(int n)
+{
+    return (n + CONV2D_INTERLEAVED - 1) / CONV2D_INTERLEAVED * CONV2D_INTERLEAVED;
+}
+
 /* The most images of a chunk of a batch of n (a thread's regions hold
  * that many). */
 static int eval_chunk_room(int n)
@@ -606,7 +650,7 @@ static size_t eval_floats(const struct supernet *sn, int threads, int chunk)
 static size_t act_floats(const struct supernet *sn, int train_n, int eval_n)
 {
     size_t train = (size_t)train_n * sn->act_per_image;
-    size_t calib = eval_floats(sn, 1, eval_n);
+    size_t calib = eval_floats(sn, 1, interleaved_room(eval_n));
     size_t eval = eval_floats(sn, sn->threads, eval_chunk_room(eval_n));
     size_t most = train > calib ? train : calib;
     return most > eval ? most : eval;
@@ -797,6 +841,25 @@ static int interleaved_eval(const struct supernet *sn)
     return 0;
 }
 
+/* Whether a calibration batch can run interleaved: the evaluation can,
+ * and every BN takes its moments from the convolution before it (the
+ * interleaved planes' moments are taken there: conv_forward_run). */
+static int interleaved_calib(const struct supernet *sn)
+{
+    if (!interleaved_eval(sn))
+        return 0;
+    for (int c = 0; c < sn->ncells; c++) {
+        const struct op_graph *g = &sn->cells[c].ops[sn->arch.op[c]];
+        for (int i = 0; i < g->nnodes; i++) {
+            if (g->nodes[i].kind == NODE_POOL)
+                return 1;
+            if (g->nodes[i].kind == NODE_BN && (i == 0 || !conv_bn_fusable(g, i - 1)))
+                return 0;
+        }
+    }
+    return 1;
+}
+
 /* x (C, H, W, lanes) = images [0, m) of inp (m, C, H, W), whose images
  * are `image` floats apart; the lanes past m are zeros (finite values
  * whose results are never read). */
@@ -873,10 +936,23 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
         return forward_eval(sn, inp, n);
     sn->n = n;
     const float *x = inp;
+    int lanes = 1, rows = n;
+    if (mode == FORWARD_CALIB && interleaved_calib(sn)) {
+        /* Whole groups, the last one padded, in the second region (the
+         * first cell writes the first). */
+        const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
+        lanes = CONV2D_INTERLEAVED;
+        rows = interleaved_room(n);
+        float *il = region(sn, sn->act, 1, rows);
+        for (int first = 0; first < n; first += lanes)
+            interleave_images(il + (size_t)first * image, inp + (size_t)first * image,
+                              n - first < lanes ? n - first : lanes, image, lanes);
+        x = il;
+    }
     for (int c = 0; c < sn->ncells; c++) {
         if (mode == FORWARD_TRAIN)
             sn->cell_in[c] = x;
-        x = cell_forward(sn, c, x, n, mode);
+        x = forward_cell(sn, c, x, rows, mode, sn->act, sn->scratch, sn->fold, &lanes);
     }
     return x;
 }

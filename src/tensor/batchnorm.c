@@ -133,7 +133,96 @@ SIMD_AVX512 static void plane_moments512(double *moments, const float *x, int hw
     moments[0] = sum;
     moments[1] = lanes_tree512(sq);
 }
+/* Lanes 8 to 15 of v (AVX-512F alone). */
+SIMD_AVX512 static inline __m256 high_half(__m512 v)
+{
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
+
+/* lanes_tree512 of lane j of each of 16 images: acc[j] (16 images) holds
+ * lane j of their planes' vectors. The same adds, in double, image by
+ * image in a vector's lanes. */
+SIMD_AVX512 static void lanes_tree_images(__m512d tree[2], const __m512 acc[BN_LANES])
+{
+    __m512d d8[2][8];
+    for (int j = 0; j < 8; j++)
+        for (int h = 0; h < 2; h++) {
+            const __m256 a = h ? high_half(acc[j]) : _mm512_castps512_ps256(acc[j]);
+            const __m256 b = h ? high_half(acc[j + 8]) : _mm512_castps512_ps256(acc[j + 8]);
+            d8[h][j] = _mm512_add_pd(_mm512_cvtps_pd(a), _mm512_cvtps_pd(b));
+        }
+    for (int h = 0; h < 2; h++) {
+        __m512d d4[4], d2[2];
+        for (int j = 0; j < 4; j++)
+            d4[j] = _mm512_add_pd(d8[h][j], d8[h][j + 4]);
+        for (int j = 0; j < 2; j++)
+            d2[j] = _mm512_add_pd(d4[j], d4[j + 2]);
+        tree[h] = _mm512_add_pd(d2[0], d2[1]);
+    }
+}
+
+/* plane_moments512 of 16 interleaved planes: acc[j] gathers what its
+ * lane j gathers, for every image at once. */
+SIMD_AVX512 static void interleaved_moments512(double *moments, size_t stride, const float *x,
+                                               int hw, int valid)
+{
+    const int full = hw / BN_LANES, rest = hw % BN_LANES;
+    const float *xt = x + (size_t)full * BN_LANES * BN_LANES;
+    __m512 acc[BN_LANES];
+    for (int j = 0; j < BN_LANES; j++)
+        acc[j] = _mm512_setzero_ps();
+    for (int i = 0; i < full; i++)
+        for (int j = 0; j < BN_LANES; j++)
+            acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(x + ((size_t)i * BN_LANES + j) * BN_LANES));
+    for (int j = 0; j < rest; j++)
+        acc[j] = _mm512_add_ps(acc[j], _mm512_loadu_ps(xt + (size_t)j * BN_LANES));
+    __m512d sum[2];
+    lanes_tree_images(sum, acc);
+    /* plane_centre: (float)(sum / hw) */
+    const __m512d hwd = _mm512_set1_pd((double)hw);
+    const __m256 m_lo = _mm512_cvtpd_ps(_mm512_div_pd(sum[0], hwd));
+    const __m256 m_hi = _mm512_cvtpd_ps(_mm512_div_pd(sum[1], hwd));
+    const __m512 m = _mm512_castpd_ps(_mm512_insertf64x4(
+        _mm512_castps_pd(_mm512_castps256_ps512(m_lo)), _mm256_castps_pd(m_hi), 1));
+    for (int j = 0; j < BN_LANES; j++)
+        acc[j] = _mm512_setzero_ps();
+    for (int i = 0; i < full; i++)
+        for (int j = 0; j < BN_LANES; j++) {
+            const __m512 d =
+                _mm512_sub_ps(_mm512_loadu_ps(x + ((size_t)i * BN_LANES + j) * BN_LANES), m);
+            acc[j] = _mm512_fmadd_ps(d, d, acc[j]);
+        }
+    for (int j = 0; j < rest; j++) {
+        const __m512 d = _mm512_sub_ps(_mm512_loadu_ps(xt + (size_t)j * BN_LANES), m);
+        acc[j] = _mm512_fmadd_ps(d, d, acc[j]);
+    }
+    __m512d sq[2];
+    lanes_tree_images(sq, acc);
+    double s[BN_LANES], q[BN_LANES];
+    _mm512_storeu_pd(s, sum[0]);
+    _mm512_storeu_pd(s + 8, sum[1]);
+    _mm512_storeu_pd(q, sq[0]);
+    _mm512_storeu_pd(q + 8, sq[1]);
+    for (int l = 0; l < valid; l++) {
+        moments[(size_t)l * stride] = s[l];
+        moments[(size_t)l * stride + 1] = q[l];
+    }
+}
 #endif
+
+void batchnorm_interleaved_moments(double *moments, size_t stride, const float *x, int hw,
+                                   int valid)
+{
+    assert(valid >= 0 && valid <= BN_LANES);
+#ifdef SIMD_HAVE_AVX512
+    if (simd_avx512()) {
+        interleaved_moments512(moments, stride, x, hw, valid);
+        return;
+    }
+#endif
+    (void)moments, (void)stride, (void)x, (void)hw, (void)valid;
+    assert(!"interleaved planes need AVX-512");
+}
 
 void batchnorm_plane_moments(double *moments, const float *x, int hw)
 {
@@ -231,18 +320,25 @@ static void train_channels(float *out, float *mean, float *var, const float *inp
     range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end);
 }
 
-/* Channels [begin, end) from the moments a producer took. */
-static void moment_channels(float *out, float *mean, float *var, const float *inp,
-                            const double *moments, const float *gamma, const float *beta,
-                            float eps, const struct bn_shape *s, int t, size_t begin, size_t end)
+/* The statistics of channels [begin, end) from their planes' moments. */
+static void merge_channels(float *mean, float *var, const double *moments,
+                           const struct bn_shape *s, size_t begin, size_t end)
 {
-    (void)t;
     for (int ch = (int)begin; ch < (int)end; ch++) {
         struct channel_moments c = {0};
         for (int img = 0; img < s->n; img++)
             channel_merge(&c, moments + 2 * ((size_t)img * s->c + ch), s->hw);
         channel_stats(mean, var, ch, &c, s->hw);
     }
+}
+
+/* Channels [begin, end) from the moments a producer took. */
+static void moment_channels(float *out, float *mean, float *var, const float *inp,
+                            const double *moments, const float *gamma, const float *beta,
+                            float eps, const struct bn_shape *s, int t, size_t begin, size_t end)
+{
+    (void)t;
+    merge_channels(mean, var, moments, s, begin, end);
     range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end);
 }
 
@@ -253,6 +349,37 @@ void batchnorm_forward_train_moments(float *out, float *mean, float *var, const 
     assert(s->n > 0 && s->hw > 0);
     PARALLEL_RANGES((size_t)s->c, 1, moment_channels, out, mean, var, inp, moments, gamma, beta,
                     eps, s);
+}
+
+static void stats_channels(float *mean, float *var, const double *moments,
+                           const struct bn_shape *s, int t, size_t begin, size_t end)
+{
+    (void)t;
+    merge_channels(mean, var, moments, s, begin, end);
+}
+
+void batchnorm_moments_stats(float *mean, float *var, const double *moments,
+                             const struct bn_shape *s)
+{
+    assert(s->n > 0 && s->hw > 0);
+    PARALLEL_RANGES((size_t)s->c, 1, stats_channels, mean, var, moments, s);
+}
+
+static void apply_channels(float *out, const float *inp, const float *gamma, const float *beta,
+                           const float *mean, const float *var, float eps,
+                           const struct bn_shape *s, int t, size_t begin, size_t end)
+{
+    (void)t;
+    range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end);
+}
+
+void batchnorm_train_apply(float *out, const float *inp, const float *gamma, const float *beta,
+                           const float *mean, const float *var, float eps,
+                           const struct bn_shape *layout)
+{
+    assert(layout->n > 0 && layout->hw > 0);
+    PARALLEL_RANGES((size_t)layout->c, 1, apply_channels, out, inp, gamma, beta, mean, var, eps,
+                    layout);
 }
 
 void batchnorm_forward_train(float *out, float *mean, float *var,
