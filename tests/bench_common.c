@@ -19,15 +19,18 @@ void bench_parse_args(int argc, char **argv, const char *name, struct bench_args
     a->seconds = 10.0;
     int opt;
     a->paired = 0;
-    while ((opt = getopt(argc, argv, "t:s:p")) != -1) {
+    a->first_only = 0;
+    while ((opt = getopt(argc, argv, "t:s:pc")) != -1) {
         if (opt == 't') {
             a->threads = atoi(optarg);
         } else if (opt == 's') {
             a->seconds = atof(optarg);
         } else if (opt == 'p') {
             a->paired = 1;
+        } else if (opt == 'c') {
+            a->first_only = 1;
         } else {
-            fprintf(stderr, "usage: %s [-t THREADS] [-s SECONDS] [-p] [CONFIG]\n", name);
+            fprintf(stderr, "usage: %s [-t THREADS] [-s SECONDS] [-p] [-c] [CONFIG]\n", name);
             exit(64);
         }
     }

@@ -16,6 +16,8 @@ struct bench_args {
     double seconds;       /* -s, default 10 */
     int paired;           /* -p: the speed-up of `threads` threads over
                              one, measured in alternation */
+    int first_only;       /* -c: only the first figure (bench_eval's
+                             candidate_eval, for repeated processes) */
     const char *config;   /* default conf/spos-fmnist.conf */
 };
 

@@ -9,8 +9,10 @@
  *   forward256      images/s of an evaluation-mode forward at batch 256
  *   latency1        median milliseconds of the same forward at batch 1
  *
- *   bench_eval [-t THREADS] [-s SECONDS] [-p] [CONFIG]
+ *   bench_eval [-t THREADS] [-s SECONDS] [-p] [-c] [CONFIG]
  *
+ * With -c only candidate_eval (`make bench` runs it in three processes,
+ * as the PyTorch side's, and counts each side's best).
  * With -p only candidate_eval_speedup: the speed-up of THREADS threads
  * over one on candidate_eval, candidates timed in alternation
  * (bench_paired_speedup).
@@ -87,7 +89,7 @@ static void forward_once(void *arg)
 /* candidate_eval, forward256 and latency1 of the subnet c's supernet is
  * set to, as JSON lines. */
 static enum mtd_status eval_figures(struct eval_ctx *c, int threads, double seconds,
-                                    const char *arch_text)
+                                    const char *arch_text, int candidate_only)
 {
     static double times[MAX_REPS];
     struct mtd_error err = {0};
@@ -103,6 +105,8 @@ static enum mtd_status eval_figures(struct eval_ctx *c, int threads, double seco
            "\"calib_s\": %.4g}\n",
            threads, whole, CALIB, VAL, EVAL_BATCH, reps, arch_text, top1, whole - top1);
     fflush(stdout);
+    if (candidate_only)
+        return MTD_OK;
 
     if (supernet_reserve_eval(c->sn, 256, &err) != MTD_OK) {
         fprintf(stderr, "bench_eval: %s\n", err.msg);
@@ -189,7 +193,7 @@ int main(int argc, char **argv)
                                                     &pairs);
         bench_print_speedup("candidate_eval_speedup", threads, speedup, t1, tn, pairs,
                             "candidate");
-    } else if (eval_figures(&c, threads, seconds, arch_text) != MTD_OK) {
+    } else if (eval_figures(&c, threads, seconds, arch_text, args.first_only) != MTD_OK) {
         return 1;
     }
     floats_free(images);

@@ -387,11 +387,11 @@ static void test_input_in_wider_tensor(void **state)
 static void test_depthwise_kernels_agree(void **state)
 {
     (void)state;
-    const int ks[] = {3, 5, 7}, cs[] = {5, 8, 16, 20, 33}, sizes[][2] = {{7, 7}, {14, 14}, {9, 6}};
+    const int ks[] = {3, 5, 7}, cs[] = {5, 8, 16, 20, 33}, sizes[][2] = {{7, 7}, {14, 14}, {9, 6}, {28, 28}};
     uint64_t seed = 11;
     for (size_t ki = 0; ki < 3; ki++)
         for (size_t ci = 0; ci < 5; ci++)
-            for (size_t si = 0; si < 3; si++)
+            for (size_t si = 0; si < 4; si++)
                 for (int stride = 1; stride <= 2; stride++)
                     for (int ep_kind = 0; ep_kind < 3; ep_kind++) {
                         const int c = cs[ci], k = ks[ki];
@@ -472,6 +472,68 @@ static void test_depthwise_backward_kernels_agree(void **state)
                 }
 }
 
+/* Images interleaved 16 at a time give each image the bits of
+ * conv2d_forward_ep: depthwise kernels of the spaces at both strides,
+ * 1x1 convolutions (one product over every image's pixels), and dense
+ * k x k ones (im2col in pieces: the 28 x 28 stem), a weight wider than
+ * its active block, with and without the epilogue and its ReLU. */
+static void test_interleaved_forward(void **state)
+{
+    (void)state;
+    if (!conv2d_interleaved_supported(&(struct conv2d_shape){.n = 1, .cin = 1, .cout = 1,
+                                                            .wcin = 1, .h = 1, .w = 1, .k = 1,
+                                                            .stride = 1, .groups = 1}))
+        skip();
+    enum { L = CONV2D_INTERLEAVED };
+    const struct conv2d_shape shapes[] = {
+        {.cin = 24, .cout = 24, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 1, .pad = 2, .groups = 24},
+        {.cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 2, .pad = 3, .groups = 20},
+        {.cin = 17, .cout = 17, .wcin = 1, .h = 7, .w = 7, .k = 3, .stride = 1, .pad = 1, .groups = 17},
+        {.cin = 24, .cout = 40, .wcin = 30, .h = 7, .w = 7, .k = 1, .stride = 1, .pad = 0, .groups = 1},
+        {.cin = 1, .cout = 16, .wcin = 1, .h = 28, .w = 28, .k = 3, .stride = 1, .pad = 1, .groups = 1},
+        {.cin = 3, .cout = 8, .wcin = 3, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1, .groups = 1},
+    };
+    uint64_t seed = 5;
+    for (size_t t = 0; t < sizeof shapes / sizeof *shapes; t++)
+        for (int ep_kind = 0; ep_kind < 3; ep_kind++) {
+            struct conv2d_shape s = shapes[t];
+            s.n = L;
+            const size_t in = in_count(&s), out = out_count(&s);
+            const size_t image = in / L, out_image = out / L;
+            const size_t nw = (size_t)(s.cout + 2) * s.wcin * s.k * s.k;
+            float *x = floats_alloc(in), *xi = floats_alloc(in), *w = floats_alloc(nw);
+            float *want = floats_alloc(out), *got = floats_alloc(out);
+            float *scale = floats_alloc((size_t)s.cout), *shift = floats_alloc((size_t)s.cout);
+            float *scratch = scratch_for(&s);
+            float *il_scratch = floats_alloc(conv2d_interleaved_scratch_floats(&s) + 1);
+            for (size_t i = 0; i < in; i++)
+                x[i] = uniform(&seed);
+            for (size_t i = 0; i < nw; i++)
+                w[i] = uniform(&seed);
+            for (int i = 0; i < s.cout; i++) {
+                scale[i] = uniform(&seed);
+                shift[i] = uniform(&seed);
+            }
+            struct conv2d_epilogue ep = {scale, shift, ep_kind == 2, NULL};
+            const struct conv2d_epilogue *e = ep_kind ? &ep : NULL;
+            for (size_t q = 0; q < image; q++)
+                for (int l = 0; l < L; l++)
+                    xi[q * L + (size_t)l] = x[(size_t)l * image + q];
+            conv2d_forward_ep(want, x, w, &s, scratch, e);
+            conv2d_interleaved_forward(got, xi, w, &s, il_scratch, e);
+            for (size_t q = 0; q < out_image; q++)
+                for (int l = 0; l < L; l++)
+                    if (memcmp(&got[q * L + (size_t)l], &want[(size_t)l * out_image + q],
+                               sizeof(float)))
+                        fail_msg("shape %zu, epilogue %d: image %d, output %zu: %.9g, not %.9g",
+                                 t, ep_kind, l, q, (double)got[q * L + (size_t)l],
+                                 (double)want[(size_t)l * out_image + q]);
+            floats_free(x); floats_free(xi); floats_free(w); floats_free(want);
+            floats_free(got); floats_free(scale); floats_free(shift); floats_free(scratch);
+            floats_free(il_scratch);
+        }
+}
+
 /* The moments an epilogue takes are those of the output planes it wrote,
  * bit for bit, through each kernel (dense 1x1 and 3x3, grouped, both
  * depthwise ones), with the affine map on and off. */
@@ -542,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_gemm_small_shapes),
         cmocka_unit_test(test_depthwise_kernels_agree),
+        cmocka_unit_test(test_interleaved_forward),
         cmocka_unit_test(test_input_in_wider_tensor),
         cmocka_unit_test(test_epilogue_moments),
         cmocka_unit_test(test_depthwise_backward_kernels_agree),

@@ -38,6 +38,14 @@
  * registers (the spaces' 7). */
 enum { LANES = 16, ROW = 8, MAX_WINDOW_K = 7 };
 
+/* The output pixels a row block takes: 7 where that divides the row (the
+ * spaces' 7, 14 and 28), so that no block computes a pixel past the row's
+ * end; ROW otherwise. */
+static inline int row_block(int ow)
+{
+    return ow % 7 == 0 ? 7 : ROW;
+}
+
 struct lanes_geom {
     int k, s, pad, h, w, oh, ow, hp, wp;
     size_t tile, out;  /* floats of the padded input tile, of the output */
@@ -160,7 +168,7 @@ SIMD_AVX512 static void planes_out(float *y, const float *res, int nc, int hw, i
  * (oy, ox0 + x), x < nx, taps in order (ky, then kx). */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
 taps_strided(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, int nx,
-             const struct lanes_geom *g)
+             const int row, const struct lanes_geom *g)
 {
     const size_t step = (size_t)g->s * LANES;
     for (int ky = 0; ky < g->k; ky++)
@@ -169,7 +177,7 @@ taps_strided(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, i
             const float *src =
                 tile + ((size_t)(oy * g->s + ky) * g->wp + (size_t)ox0 * g->s + kx) * LANES;
 #pragma GCC unroll 8
-            for (int x = 0; x < ROW; x++)
+            for (int x = 0; x < row; x++)
                 if (x < nx)
                     acc[x] = _mm512_fmadd_ps(wv, _mm512_loadu_ps(src + x * step), acc[x]);
         }
@@ -181,54 +189,49 @@ taps_strided(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, i
  * were the limit). The same multiply-adds in the same order. */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
 taps_window(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, int nx, const int k,
-            const struct lanes_geom *g)
+            const int row, const struct lanes_geom *g)
 {
     for (int ky = 0; ky < k; ky++) {
-        const float *row = tile + ((size_t)(oy + ky) * g->wp + (size_t)ox0) * LANES;
+        const float *line = tile + ((size_t)(oy + ky) * g->wp + (size_t)ox0) * LANES;
         __m512 win[ROW + MAX_WINDOW_K - 1];
 #pragma GCC unroll 14
-        for (int i = 0; i < ROW + k - 1; i++)
-            win[i] = i < nx + k - 1 ? _mm512_loadu_ps(row + (size_t)i * LANES)
+        for (int i = 0; i < row + k - 1; i++)
+            win[i] = i < nx + k - 1 ? _mm512_loadu_ps(line + (size_t)i * LANES)
                                     : _mm512_setzero_ps();
-        /* All ROW pixels, past nx too (on zeros or the row's padding,
+        /* All `row` pixels, past nx too (on zeros or the row's padding,
          * never stored): a test per multiply-add cost more. */
 #pragma GCC unroll 7
         for (int kx = 0; kx < k; kx++) {
             const __m512 wv = _mm512_loadu_ps(wt + (size_t)(ky * k + kx) * LANES);
 #pragma GCC unroll 8
-            for (int x = 0; x < ROW; x++)
+            for (int x = 0; x < row; x++)
                 acc[x] = _mm512_fmadd_ps(wv, win[x + kx], acc[x]);
         }
     }
 }
 
-SIMD_AVX512 static void
-taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
-           int c0, int nc, const struct lanes_geom *g)
+/* taps_lanes with row blocks of `row` pixels (a constant where inlined). */
+static inline __attribute__((always_inline)) SIMD_AVX512 void
+taps_rows(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
+          __m512 scale, __m512 shift, const int row, const struct lanes_geom *g)
 {
-    const __mmask16 m = simd_first_lanes(nc);
-    __m512 scale = _mm512_setzero_ps(), shift = _mm512_setzero_ps();
-    if (ep) {
-        scale = _mm512_maskz_loadu_ps(m, ep->scale + c0);
-        shift = _mm512_maskz_loadu_ps(m, ep->shift + c0);
-    }
     for (int oy = 0; oy < g->oh; oy++)
-        for (int ox0 = 0; ox0 < g->ow; ox0 += ROW) {
-            const int nx = g->ow - ox0 < ROW ? g->ow - ox0 : ROW;
+        for (int ox0 = 0; ox0 < g->ow; ox0 += row) {
+            const int nx = g->ow - ox0 < row ? g->ow - ox0 : row;
             __m512 acc[ROW];
 #pragma GCC unroll 8
-            for (int x = 0; x < ROW; x++)
+            for (int x = 0; x < row; x++)
                 acc[x] = _mm512_setzero_ps();
             /* (a switch, so that the window's registers have fixed names) */
             switch (g->s == 1 ? g->k : 0) {
-            case 3: taps_window(acc, tile, wt, oy, ox0, nx, 3, g); break;
-            case 5: taps_window(acc, tile, wt, oy, ox0, nx, 5, g); break;
-            case 7: taps_window(acc, tile, wt, oy, ox0, nx, 7, g); break;
-            default: taps_strided(acc, tile, wt, oy, ox0, nx, g); break;
+            case 3: taps_window(acc, tile, wt, oy, ox0, nx, 3, row, g); break;
+            case 5: taps_window(acc, tile, wt, oy, ox0, nx, 5, row, g); break;
+            case 7: taps_window(acc, tile, wt, oy, ox0, nx, 7, row, g); break;
+            default: taps_strided(acc, tile, wt, oy, ox0, nx, row, g); break;
             }
             float *dst = out + ((size_t)oy * g->ow + ox0) * LANES;
 #pragma GCC unroll 8
-            for (int x = 0; x < ROW; x++) {
+            for (int x = 0; x < row; x++) {
                 if (x >= nx)
                     break;
                 __m512 v = acc[x];
@@ -241,6 +244,22 @@ taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_e
                 _mm512_storeu_ps(dst + (size_t)x * LANES, v);
             }
         }
+}
+
+SIMD_AVX512 static void
+taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
+           int c0, int nc, const struct lanes_geom *g)
+{
+    const __mmask16 m = simd_first_lanes(nc);
+    __m512 scale = _mm512_setzero_ps(), shift = _mm512_setzero_ps();
+    if (ep) {
+        scale = _mm512_maskz_loadu_ps(m, ep->scale + c0);
+        shift = _mm512_maskz_loadu_ps(m, ep->shift + c0);
+    }
+    if (row_block(g->ow) == 7)
+        taps_rows(out, tile, wt, ep, scale, shift, 7, g);
+    else
+        taps_rows(out, tile, wt, ep, scale, shift, ROW, g);
 }
 
 /* Items [begin, end) of the forward pass (group-major, so that a thread's
