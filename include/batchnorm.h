@@ -57,6 +57,10 @@ void batchnorm_forward_train_moments(float *out, float *mean, float *var, const 
  * on a tensor of shape `layout` (its relu is the one applied). */
 void batchnorm_moments_stats(float *mean, float *var, const double *moments,
                              const struct bn_shape *s);
+/* The map batchnorm_train_apply applies, as scale and shift per channel
+ * (c of them): out = inp * scale + shift, for a consumer to apply. */
+void batchnorm_train_map(float *scale, float *shift, const float *gamma, const float *beta,
+                         const float *mean, const float *var, float eps, int c);
 void batchnorm_train_apply(float *out, const float *inp, const float *gamma, const float *beta,
                            const float *mean, const float *var, float eps,
                            const struct bn_shape *layout);

@@ -36,6 +36,12 @@ struct conv2d_shape {
     size_t in_image;  /* forward: floats from one image's input to the
                          next's; 0 means cin*h*w. A larger one reads the
                          input in place as channels of a wider tensor. */
+    const struct conv2d_epilogue *in_map;
+                      /* forward, interleaved depthwise only: each input
+                         channel's map (scale, shift, ReLU: the epilogue's
+                         arithmetic) applied to the input as it is read,
+                         for a batch norm whose output only this reads;
+                         NULL: none */
 };
 
 /* Floats from one image's input to the next's in the forward pass. */

@@ -44,6 +44,11 @@ struct cell_run {
                                       of them, each (C, H, W, lanes)), in
                                       evaluation and calibration until the
                                       global pool, which writes NCHW */
+    int map_node;                  /* the convolution that reads its input
+                                      through `map` (a batch norm's map left
+                                      to its reader: bn_deferred) */
+    struct conv2d_epilogue map;    /* its scale and shift in `fold`; none
+                                      while map.scale is NULL */
 };
 
 static int slot_channels(const struct cell_run *r, int s)
@@ -96,6 +101,7 @@ static void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, 
     r->scratch = sn->scratch;
     r->fold = sn->fold;
     r->lanes = 1;
+    r->map = (struct conv2d_epilogue){0};
 }
 
 /* Region k (0 or 1) of a two-region arena for batches of n. */
@@ -117,10 +123,11 @@ static struct conv2d_shape conv_shape(const struct cell_run *r, const struct nod
     const struct slot *s = &r->g->slots[nd->src];
     int cin = width_eval(nd->a, r->in, r->out, r->mid);
     int cout = width_eval(nd->b, r->in, r->out, r->mid);
+    const int mapped = r->map.scale != NULL && nd == &r->g->nodes[r->map_node];
     return (struct conv2d_shape){
         .n = r->n, .cin = cin, .cout = cout, .wcin = w->cols / (nd->k * nd->k),
         .h = s->h, .w = s->w, .k = nd->k, .stride = nd->stride, .pad = nd->k / 2,
-        .groups = nd->depthwise ? cin : 1};
+        .groups = nd->depthwise ? cin : 1, .in_map = mapped ? &r->map : NULL};
 }
 
 static float *param_ptr(const struct supernet *sn, float *arena, int p)
@@ -226,10 +233,26 @@ static const float *conv_input(const struct supernet *sn, const struct cell_run 
     return slot(r, sp->src) + (size_t)ca * run_plane(r, sp->src);
 }
 
+/* Whether BN node i's map is left to the node after it, which reads its
+ * output as it copies it (conv2d_shape.in_map): in interleaved
+ * calibration, where nothing else reads that output, when that node is a
+ * depthwise convolution. Its pass over the whole batch is saved. */
+static int bn_deferred(const struct supernet *sn, const struct cell_run *r, int i,
+                       enum forward_mode mode)
+{
+    const struct op_graph *g = r->g;
+    const struct node *bn = &g->nodes[i];
+    if (mode != FORWARD_CALIB || r->lanes == 1 || sn->no_fusion || i + 1 >= g->nnodes)
+        return 0;
+    const struct node *next = &g->nodes[i + 1];
+    return next->kind == NODE_CONV && next->depthwise && next->src == bn->dst &&
+           readers(g, bn->dst) == 1 && g->out != bn->dst;
+}
+
 /* A BN node on its input slot, or in training and calibration on `inp`
  * (which may be its output) with its planes' moments taken by the
  * producer when moments is not NULL. */
-static void bn_forward_on(struct supernet *sn, const struct cell_run *r, const struct node *nd,
+static void bn_forward_on(struct supernet *sn, struct cell_run *r, const struct node *nd,
                           enum forward_mode mode, const float *inp, const double *moments)
 {
     int set = sn->arch.bn_set;
@@ -254,7 +277,16 @@ static void bn_forward_on(struct supernet *sn, const struct cell_run *r, const s
             const struct bn_shape images = {.n = sn->n, .c = s.c, .hw = (int)slot_hw(r, nd->dst)};
             count = (long)images.n * images.hw;
             batchnorm_moments_stats(mean, var, moments, &images);
-            batchnorm_train_apply(out, inp, gamma, beta, mean, var, eps, &s);
+            const int i = (int)(nd - r->g->nodes);
+            if (bn_deferred(sn, r, i, mode)) {
+                batchnorm_train_map(r->fold, r->fold + sn->fold_width, gamma, beta, mean, var,
+                                    eps, s.c);
+                r->map = (struct conv2d_epilogue){r->fold, r->fold + sn->fold_width, nd->relu,
+                                                  NULL};
+                r->map_node = i + 1;
+            } else {
+                batchnorm_train_apply(out, inp, gamma, beta, mean, var, eps, &s);
+            }
         } else if (moments)
             batchnorm_forward_train_moments(out, mean, var, inp, moments, gamma, beta, eps, &s);
         else
@@ -271,7 +303,7 @@ static void bn_forward_on(struct supernet *sn, const struct cell_run *r, const s
     }
 }
 
-static void bn_forward(struct supernet *sn, const struct cell_run *r, const struct node *nd,
+static void bn_forward(struct supernet *sn, struct cell_run *r, const struct node *nd,
                        enum forward_mode mode)
 {
     bn_forward_on(sn, r, nd, mode, slot(r, nd->src), NULL);
@@ -319,7 +351,7 @@ static void conv_forward_run(const struct supernet *sn, const struct cell_run *r
     }
 }
 
-static void node_forward(struct supernet *sn, const struct cell_run *r, int i,
+static void node_forward(struct supernet *sn, struct cell_run *r, int i,
                          enum forward_mode mode)
 {
     const struct node *nd = &r->g->nodes[i];
@@ -418,7 +450,7 @@ static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const st
  * the BN's only pass is its affine map. Calibration keeps no BN input for
  * a backward pass: the convolution writes straight into the BN's slot and
  * the BN works in place there. Same bits as the two nodes run apart. */
-static void conv_bn_train(struct supernet *sn, const struct cell_run *r, const struct node *conv,
+static void conv_bn_train(struct supernet *sn, struct cell_run *r, const struct node *conv,
                           const struct node *bn, enum forward_mode mode)
 {
     assert(width_eval(conv->b, r->in, r->out, r->mid) == slot_channels(r, bn->dst));

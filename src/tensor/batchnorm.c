@@ -358,6 +358,13 @@ static void stats_channels(float *mean, float *var, const double *moments,
     merge_channels(mean, var, moments, s, begin, end);
 }
 
+void batchnorm_train_map(float *scale, float *shift, const float *gamma, const float *beta,
+                         const float *mean, const float *var, float eps, int c)
+{
+    for (int ch = 0; ch < c; ch++)
+        train_affine(&scale[ch], &shift[ch], gamma, beta, mean, var, eps, ch);
+}
+
 void batchnorm_moments_stats(float *mean, float *var, const double *moments,
                              const struct bn_shape *s)
 {

@@ -45,6 +45,7 @@ size_t conv2d_in_image(const struct conv2d_shape *s)
 
 static void check_shape(const struct conv2d_shape *s)
 {
+    assert(s->in_map == NULL || (s->cin == s->groups && s->cout == s->groups));
     assert(s->n > 0 && s->cin > 0 && s->cout > 0 && s->groups > 0);
     assert(s->cin % s->groups == 0 && s->cout % s->groups == 0);
     assert(s->cin / s->groups <= s->wcin);
@@ -184,6 +185,7 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
         s->groups == 1 ? gemm_small_columns(weight, (size_t)ldw, s->cout, kg,
                                             conv2d_out_h(s) * conv2d_out_w(s), scratch + 2 * l.col)
                        : (struct gemm_operand){weight, (size_t)ldw, 1};
+    assert(s->in_map == NULL);
     PARALLEL_RANGES((size_t)s->n, 1, dense_forward_images, out, inp, weight, &w1, s, scratch, ep);
 }
 

@@ -232,6 +232,7 @@ void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
                               const struct conv2d_shape *s, float *scratch,
                               const struct conv2d_epilogue *ep)
 {
+    assert(s->in_map == NULL);   /* (interleaved only) */
     if (!depthwise_lanes_forward(out, inp, weight, s, scratch, ep))
         depthwise_planes_forward(out, inp, weight, s, scratch, ep);
 }

@@ -311,6 +311,20 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
  * lanes, and taps_lanes writes the channel's output plane in place.
  * Each lane sees taps_lanes's multiply-adds in the order a channel's lane
  * does: the bits of the forward above. */
+/* dst = src (count floats, a multiple of 16) through channel c's map
+ * (conv2d_shape.in_map): affine_plane's FMA and its v > 0 ? v : 0. */
+SIMD_AVX512 static void map_row(float *dst, const float *src, size_t count,
+                                const struct conv2d_epilogue *map, int c)
+{
+    const __m512 scale = _mm512_set1_ps(map->scale[c]), shift = _mm512_set1_ps(map->shift[c]);
+    for (size_t i = 0; i < count; i += LANES) {
+        __m512 v = _mm512_fmadd_ps(_mm512_loadu_ps(src + i), scale, shift);
+        if (map->relu)
+            v = _mm512_max_ps(v, _mm512_setzero_ps());
+        _mm512_storeu_ps(dst + i, v);
+    }
+}
+
 SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const float *weight,
                                              const struct conv2d_shape *s, float *scratch,
                                              const struct conv2d_epilogue *ep)
@@ -331,9 +345,13 @@ SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const
             _mm512_storeu_ps(affine + LANES, _mm512_set1_ps(ep->shift[c]));
         }
         const float *x = inp + (size_t)c * plane;
-        for (int y = 0; y < g.h; y++)
-            memcpy(tile + ((size_t)(y + g.pad) * g.wp + (size_t)g.pad) * LANES, x + (size_t)y * row,
-                   row * sizeof(float));
+        for (int y = 0; y < g.h; y++) {
+            float *dst = tile + ((size_t)(y + g.pad) * g.wp + (size_t)g.pad) * LANES;
+            if (s->in_map)
+                map_row(dst, x + (size_t)y * row, row, s->in_map, c);
+            else
+                memcpy(dst, x + (size_t)y * row, row * sizeof(float));
+        }
         taps_lanes(out + (size_t)c * out_plane, tile, wt, has_affine ? &lane_ep : NULL, 0, LANES,
                    &g);
     }
