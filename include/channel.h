@@ -44,6 +44,17 @@ void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw,
 void concat_shuffle_forward(float *out, const float *a, int a_c, int ca, const float *b, int cb,
                             int n, int hw, int groups);
 
+/* concat_shuffle_forward with b's channels mapped as they are copied:
+ * channel ch as x * scale[ch] + shift[ch], then ReLU when relu
+ * (affine_plane's arithmetic: a batch norm's map left to this copy). */
+struct channel_map {
+    const float *scale, *shift;
+    int relu;
+};
+void concat_shuffle_forward_mapped(float *out, const float *a, int a_c, int ca, const float *b,
+                                   int cb, const struct channel_map *b_map, int n, int hw,
+                                   int groups);
+
 /* Its gradient: da[:, :ca] and db (N, cb, HW) get their channels of the
  * inverse shuffle of dout, each added (accumulate) or written; da has a_c
  * channels per image, of which only the first ca are touched. */

@@ -245,8 +245,10 @@ static int bn_deferred(const struct supernet *sn, const struct cell_run *r, int 
     if (mode != FORWARD_CALIB || r->lanes == 1 || sn->no_fusion || i + 1 >= g->nnodes)
         return 0;
     const struct node *next = &g->nodes[i + 1];
-    return next->kind == NODE_CONV && next->depthwise && next->src == bn->dst &&
-           readers(g, bn->dst) == 1 && g->out != bn->dst;
+    const int reader = (next->kind == NODE_CONV && next->depthwise && next->src == bn->dst) ||
+                       (concat_shuffle_fused(sn, g, i + 1) && next->src2 == bn->dst &&
+                        next->src != bn->dst);
+    return reader && readers(g, bn->dst) == 1 && g->out != bn->dst;
 }
 
 /* A BN node on its input slot, or in training and calibration on `inp`
@@ -522,8 +524,12 @@ static void concat_shuffle_run(const struct cell_run *r, int i, int backward)
     const int ca = slot_channels(r, cat->src), cb = slot_channels(r, cat->src2);
     const int a_c = slot_channels(r, a), hw = (int)run_plane(r, cat->src);
     if (!backward) {
-        concat_shuffle_forward(slot_mut(r, shf->dst), slot(r, a), a_c, ca, slot(r, cat->src2), cb,
-                               run_images(r), hw, 2);
+        /* b through a batch norm's map left to this copy (bn_deferred) */
+        const int mapped = r->map.scale != NULL && r->map_node == i;
+        const struct channel_map b_map = {r->map.scale, r->map.shift, r->map.relu};
+        concat_shuffle_forward_mapped(slot_mut(r, shf->dst), slot(r, a), a_c, ca,
+                                      slot(r, cat->src2), cb, mapped ? &b_map : NULL,
+                                      run_images(r), hw, 2);
         return;
     }
     assert(r->lanes == 1);

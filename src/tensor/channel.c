@@ -4,6 +4,7 @@
  * copy_channels and reused with and without accumulation.
  */
 #include "channel.h"
+#include "activation.h"
 #include "parallel.h"
 
 #include <assert.h>
@@ -86,9 +87,9 @@ static int shuffled_source(int o, int ca, int c, int groups, int *ch)
  * a (a_c channels per image, the first ca used) and b (N, cb, HW): whole =
  * shuffle([a, b]), or the inverse, each part added to (accumulate_*) or
  * written; the parts are written only by the inverse. */
-static void shuffle_images(float *whole, float *a, int a_c, int ca, float *b, int cb, int hw,
-                           int groups, int inverse, int accumulate_a, int accumulate_b, int t,
-                           size_t begin, size_t end)
+static void shuffle_images(float *whole, float *a, int a_c, int ca, float *b, int cb,
+                           const struct channel_map *b_map, int hw, int groups, int inverse,
+                           int accumulate_a, int accumulate_b, int t, size_t begin, size_t end)
 {
     (void)t;
     const int c = ca + cb;
@@ -99,7 +100,9 @@ static void shuffle_images(float *whole, float *a, int a_c, int ca, float *b, in
             float *part = in_b ? b + ((size_t)img * cb + ch) * hw
                                : a + ((size_t)img * a_c + ch) * hw;
             float *plane = whole + ((size_t)img * c + o) * hw;
-            if (!inverse)
+            if (!inverse && in_b && b_map)
+                affine_plane(plane, part, hw, b_map->scale[ch], b_map->shift[ch], b_map->relu);
+            else if (!inverse)
                 memcpy(plane, part, sizeof(float) * (size_t)hw);
             else if (in_b ? accumulate_b : accumulate_a)
                 for (int i = 0; i < hw; i++)
@@ -109,26 +112,33 @@ static void shuffle_images(float *whole, float *a, int a_c, int ca, float *b, in
         }
 }
 
-static void concat_shuffle_move(float *whole, float *a, int a_c, int ca, float *b, int cb, int n,
-                                int hw, int groups, int inverse, int accumulate_a,
-                                int accumulate_b)
+static void concat_shuffle_move(float *whole, float *a, int a_c, int ca, float *b, int cb,
+                                const struct channel_map *b_map, int n, int hw, int groups,
+                                int inverse, int accumulate_a, int accumulate_b)
 {
     const int c = ca + cb;
     assert(groups > 0 && c % groups == 0 && a_c >= ca);
     PARALLEL_RANGES((size_t)n, (size_t)n * c * hw >= PARALLEL_MIN, shuffle_images, whole, a, a_c,
-                    ca, b, cb, hw, groups, inverse, accumulate_a, accumulate_b);
+                    ca, b, cb, b_map, hw, groups, inverse, accumulate_a, accumulate_b);
+}
+
+void concat_shuffle_forward_mapped(float *out, const float *a, int a_c, int ca, const float *b,
+                                   int cb, const struct channel_map *b_map, int n, int hw,
+                                   int groups)
+{
+    concat_shuffle_move(out, (float *)a, a_c, ca, (float *)b, cb, b_map, n, hw, groups, 0, 0, 0);
 }
 
 void concat_shuffle_forward(float *out, const float *a, int a_c, int ca, const float *b, int cb,
                             int n, int hw, int groups)
 {
-    concat_shuffle_move(out, (float *)a, a_c, ca, (float *)b, cb, n, hw, groups, 0, 0, 0);
+    concat_shuffle_move(out, (float *)a, a_c, ca, (float *)b, cb, NULL, n, hw, groups, 0, 0, 0);
 }
 
 void concat_shuffle_backward(float *da, int a_c, float *db, const float *dout, int ca, int cb,
                              int n, int hw, int groups, int accumulate_a, int accumulate_b)
 {
-    concat_shuffle_move((float *)dout, da, a_c, ca, db, cb, n, hw, groups, 1, accumulate_a,
+    concat_shuffle_move((float *)dout, da, a_c, ca, db, cb, NULL, n, hw, groups, 1, accumulate_a,
                         accumulate_b);
 }
 
@@ -136,13 +146,13 @@ void concat_shuffle_backward(float *da, int a_c, float *db, const float *dout, i
  * j*groups + g holds input channel g*(c/groups) + j. */
 void shuffle_forward(float *out, const float *inp, int n, int c, int hw, int groups)
 {
-    concat_shuffle_move(out, (float *)inp, c, c, NULL, 0, n, hw, groups, 0, 0, 0);
+    concat_shuffle_move(out, (float *)inp, c, c, NULL, 0, NULL, n, hw, groups, 0, 0, 0);
 }
 
 void shuffle_backward(float *dinp, const float *dout, int n, int c, int hw, int groups,
                       int accumulate)
 {
-    concat_shuffle_move((float *)dout, dinp, c, c, NULL, 0, n, hw, groups, 1, accumulate, 0);
+    concat_shuffle_move((float *)dout, dinp, c, c, NULL, 0, NULL, n, hw, groups, 1, accumulate, 0);
 }
 
 static void add_range(float *out, const float *a, const float *b, int t, size_t begin,
