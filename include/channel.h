@@ -46,7 +46,8 @@ void concat_shuffle_forward(float *out, const float *a, int a_c, int ca, const f
 
 /* concat_shuffle_forward with b's channels mapped as they are copied:
  * channel ch as x * scale[ch] + shift[ch], then ReLU when relu
- * (affine_plane's arithmetic: a batch norm's map left to this copy). */
+ * (affine_plane's arithmetic: a batch norm's map left to this copy); or,
+ * b NULL, without b's channels (its producer wrote them in place). */
 struct channel_map {
     const float *scale, *shift;
     int relu;

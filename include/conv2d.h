@@ -42,6 +42,10 @@ struct conv2d_shape {
                          arithmetic) applied to the input as it is read,
                          for a batch norm whose output only this reads;
                          NULL: none */
+    size_t out_channel; /* forward, interleaved only: floats from one
+                           output channel to the next; 0: compact (OH*OW*16).
+                           A larger one writes channels in place in a
+                           wider tensor (a channel shuffle's output). */
 };
 
 /* Floats from one image's input to the next's in the forward pass. */

@@ -49,6 +49,9 @@ struct cell_run {
                                       to its reader: bn_deferred) */
     struct conv2d_epilogue map;    /* its scale and shift in `fold`; none
                                       while map.scale is NULL */
+    int placed;                    /* 1 + the fused concat whose second part
+                                      its producer wrote in place
+                                      (shuffle_write_through); 0: none */
 };
 
 static int slot_channels(const struct cell_run *r, int s)
@@ -102,6 +105,7 @@ static void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, 
     r->fold = sn->fold;
     r->lanes = 1;
     r->map = (struct conv2d_epilogue){0};
+    r->placed = 0;
 }
 
 /* Region k (0 or 1) of a two-region arena for batches of n. */
@@ -335,22 +339,43 @@ static void interleaved_groups(float *out, const float *x, const float *weight,
     }
 }
 
+/* Output channels [row0, row0 + rows) of a convolution with its
+ * epilogue (which has the convolution's rows), NCHW or interleaved as r
+ * runs; interleaved, out_channel floats apart (0: compact). */
+static void conv_rows_run(const struct supernet *sn, const struct cell_run *r,
+                          const struct node *conv, float *out, enum forward_mode mode,
+                          const struct conv2d_epilogue *ep, int row0, int rows,
+                          size_t out_channel)
+{
+    const struct param_info *w = &sn->params[conv->param];
+    struct conv2d_shape s = conv_shape(r, conv, w);
+    const float *x = conv_input(sn, r, conv, mode, &s);
+    const float *weight = sn->weights + w->offset + (size_t)row0 * (size_t)w->cols;
+    struct conv2d_epilogue rows_ep;
+    if (row0 > 0) {
+        assert(ep != NULL && ep->scale != NULL && ep->moments == NULL);
+        rows_ep = (struct conv2d_epilogue){ep->scale + row0, ep->shift + row0, ep->relu, NULL};
+        ep = &rows_ep;
+    }
+    assert(row0 + rows <= s.cout && (row0 == 0 || s.groups == 1));
+    s.cout = rows;
+    s.out_channel = out_channel;
+    if (r->lanes > 1) {
+        const size_t in_group = conv2d_in_image(&s) * (size_t)r->lanes;
+        PARALLEL_RANGES((size_t)run_images(r), 1, interleaved_groups, out, x, weight, &s,
+                        in_group, r->scratch, sn->scratch_per_thread, ep, sn->n);
+    } else {
+        assert(out_channel == 0);
+        conv2d_forward_ep(out, x, weight, &s, r->scratch, ep);
+    }
+}
+
 /* A convolution with its epilogue, NCHW or interleaved as r runs. */
 static void conv_forward_run(const struct supernet *sn, const struct cell_run *r,
                              const struct node *conv, float *out, enum forward_mode mode,
                              const struct conv2d_epilogue *ep)
 {
-    const struct param_info *w = &sn->params[conv->param];
-    struct conv2d_shape s = conv_shape(r, conv, w);
-    const float *x = conv_input(sn, r, conv, mode, &s);
-    if (r->lanes > 1) {
-        const size_t in_group = conv2d_in_image(&s) * (size_t)r->lanes;
-        PARALLEL_RANGES((size_t)run_images(r), 1, interleaved_groups, out, x,
-                        sn->weights + w->offset, &s, in_group, r->scratch,
-                        sn->scratch_per_thread, ep, sn->n);
-    } else {
-        conv2d_forward_ep(out, x, sn->weights + w->offset, &s, r->scratch, ep);
-    }
+    conv_rows_run(sn, r, conv, out, mode, ep, 0, width_eval(conv->b, r->in, r->out, r->mid), 0);
 }
 
 static void node_forward(struct supernet *sn, struct cell_run *r, int i,
@@ -432,7 +457,45 @@ int conv_bn_fusable(const struct op_graph *g, int i)
     return 1;
 }
 
-static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const struct node *conv,
+/* In interleaved evaluation, a shuffle block's last convolution and BN
+ * (at i, i + 1) write their channels straight to where the fused concat
+ * and shuffle after them would copy them (channel shuffle of 2 groups:
+ * every other output channel), and that copy moves only its other part.
+ * The concat node, or -1. */
+static int shuffle_write_through(const struct supernet *sn, const struct cell_run *r, int i)
+{
+    const struct op_graph *g = r->g;
+    if (r->lanes == 1 || sn->no_fusion || i + 3 >= g->nnodes || !concat_shuffle_fused(sn, g, i + 2))
+        return -1;
+    const struct node *bn = &g->nodes[i + 1], *cat = &g->nodes[i + 2];
+    return cat->src2 == bn->dst && cat->src != bn->dst && readers(g, bn->dst) == 1 &&
+                   g->out != bn->dst
+               ? i + 2
+               : -1;
+}
+
+/* conv_bn_eval's output written through into the shuffle after concat
+ * node c: of the concatenation [a (ca), b (cb)] of C channels, channel q
+ * lands at 2q below C/2 and at 2(q - C/2) + 1 from there, so b's rows go
+ * in at most two runs, every other channel. */
+static void conv_bn_write_through(struct supernet *sn, struct cell_run *r, int c,
+                                  const struct node *conv, const struct conv2d_epilogue *ep)
+{
+    const struct node *cat = &r->g->nodes[c], *shf = &r->g->nodes[c + 1];
+    const int ca = slot_channels(r, cat->src), cb = slot_channels(r, cat->src2);
+    const int half = (ca + cb) / 2, below = half - ca < 0 ? 0 : half - ca < cb ? half - ca : cb;
+    const size_t plane = run_plane(r, shf->dst);
+    float *out = slot_mut(r, shf->dst);
+    if (below > 0)
+        conv_rows_run(sn, r, conv, out + 2 * (size_t)ca * plane, FORWARD_EVAL, ep, 0, below,
+                      2 * plane);
+    if (below < cb)
+        conv_rows_run(sn, r, conv, out + (2 * (size_t)(ca + below - half) + 1) * plane,
+                      FORWARD_EVAL, ep, below, cb - below, 2 * plane);
+    r->placed = c + 1;
+}
+
+static void conv_bn_eval(struct supernet *sn, struct cell_run *r, const struct node *conv,
                          const struct node *bn)
 {
     const int cout = width_eval(conv->b, r->in, r->out, r->mid);
@@ -444,7 +507,11 @@ static void conv_bn_eval(struct supernet *sn, const struct cell_run *r, const st
                           buffer_ptr(sn, bn->buffer + 2 * set + 1), (float)sn->def.bn_eps,
                           cout);
     struct conv2d_epilogue ep = {scale, shift, bn->relu, NULL};
-    conv_forward_run(sn, r, conv, slot_mut(r, bn->dst), FORWARD_EVAL, &ep);
+    const int c = shuffle_write_through(sn, r, (int)(conv - r->g->nodes));
+    if (c >= 0)
+        conv_bn_write_through(sn, r, c, conv, &ep);
+    else
+        conv_forward_run(sn, r, conv, slot_mut(r, bn->dst), FORWARD_EVAL, &ep);
 }
 
 /* In training and calibration a convolution takes the moments of its
@@ -525,11 +592,12 @@ static void concat_shuffle_run(const struct cell_run *r, int i, int backward)
     const int a_c = slot_channels(r, a), hw = (int)run_plane(r, cat->src);
     if (!backward) {
         /* b through a batch norm's map left to this copy (bn_deferred) */
+        /* or already in place (shuffle_write_through) */
         const int mapped = r->map.scale != NULL && r->map_node == i;
         const struct channel_map b_map = {r->map.scale, r->map.shift, r->map.relu};
         concat_shuffle_forward_mapped(slot_mut(r, shf->dst), slot(r, a), a_c, ca,
-                                      slot(r, cat->src2), cb, mapped ? &b_map : NULL,
-                                      run_images(r), hw, 2);
+                                      r->placed == i + 1 ? NULL : slot(r, cat->src2), cb,
+                                      mapped ? &b_map : NULL, run_images(r), hw, 2);
         return;
     }
     assert(r->lanes == 1);

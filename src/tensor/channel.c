@@ -100,6 +100,8 @@ static void shuffle_images(float *whole, float *a, int a_c, int ca, float *b, in
             float *part = in_b ? b + ((size_t)img * cb + ch) * hw
                                : a + ((size_t)img * a_c + ch) * hw;
             float *plane = whole + ((size_t)img * c + o) * hw;
+            if (in_b && b == NULL)   /* (written in place by its producer) */
+                continue;
             if (!inverse && in_b && b_map)
                 affine_plane(plane, part, hw, b_map->scale[ch], b_map->shift[ch], b_map->relu);
             else if (!inverse)

@@ -46,6 +46,7 @@ size_t conv2d_in_image(const struct conv2d_shape *s)
 static void check_shape(const struct conv2d_shape *s)
 {
     assert(s->in_map == NULL || (s->cin == s->groups && s->cout == s->groups));
+    assert(s->out_channel == 0 || s->out_channel >= (size_t)conv2d_out_h(s) * conv2d_out_w(s));
     assert(s->n > 0 && s->cin > 0 && s->cout > 0 && s->groups > 0);
     assert(s->cin % s->groups == 0 && s->cout % s->groups == 0);
     assert(s->cin / s->groups <= s->wcin);
@@ -225,11 +226,12 @@ void conv2d_interleaved_forward(float *out, const float *inp, const float *weigh
     /* Each lane's columns are summed over the weight's row in order, as
      * dense_forward_images's product does for its image: the same bits. */
     const int ohw = conv2d_out_h(s) * conv2d_out_w(s), kg = s->cin * s->k * s->k;
-    const size_t lanes = CONV2D_INTERLEAVED, ldc = (size_t)ohw * lanes;
+    const size_t lanes = CONV2D_INTERLEAVED, plane = (size_t)ohw * lanes;
+    const size_t ldc = s->out_channel ? s->out_channel : plane;
     const struct gemm_operand w = {weight, (size_t)s->wcin * s->k * s->k, 1};
     const struct conv2d_epilogue *affine = ep != NULL && ep->scale != NULL ? ep : NULL;
     if (!needs_im2col(s)) {
-        gemm_small_ep(s->cout, (int)ldc, kg, w, inp, ldc, out, ldc, affine);
+        gemm_small_ep(s->cout, (int)plane, kg, w, inp, plane, out, ldc, affine);
         return;
     }
     for (int q0 = 0; q0 < ohw; q0 += INTERLEAVED_PIECE) {

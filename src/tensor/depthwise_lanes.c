@@ -332,7 +332,8 @@ SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const
     const struct lanes_geom g = lanes_geom(s);
     const int taps = s->k * s->k;
     const size_t ldw = (size_t)s->wcin * taps, row = (size_t)g.w * LANES;
-    const size_t plane = (size_t)g.h * row, out_plane = (size_t)g.oh * g.ow * LANES;
+    const size_t plane = (size_t)g.h * row;
+    const size_t out_plane = s->out_channel ? s->out_channel : (size_t)g.oh * g.ow * LANES;
     float *tile = scratch, *wt = tile + g.tile, *affine = wt + (size_t)taps * LANES;
     const int has_affine = ep != NULL && ep->scale != NULL;
     const struct conv2d_epilogue lane_ep = {affine, affine + LANES, has_affine && ep->relu, NULL};
