@@ -237,10 +237,12 @@ static const float *conv_input(const struct supernet *sn, const struct cell_run 
     return slot(r, sp->src) + (size_t)ca * run_plane(r, sp->src);
 }
 
-/* Whether BN node i's map is left to the node after it, which reads its
- * output as it copies it (conv2d_shape.in_map): in interleaved
- * calibration, where nothing else reads that output, when that node is a
- * depthwise convolution. Its pass over the whole batch is saved. */
+/* Whether BN node i's map is left to the node after it, the only reader
+ * of its output, in interleaved calibration: a depthwise convolution maps
+ * it as it copies it (conv2d_shape.in_map), a concat-and-shuffle as it
+ * copies it, a dense convolution in place a group at a time just before
+ * its product reads it (interleaved_groups). The BN's own pass over the
+ * whole batch is saved, or (dense) made while the group is in cache. */
 static int bn_deferred(const struct supernet *sn, const struct cell_run *r, int i,
                        enum forward_mode mode)
 {
@@ -249,7 +251,7 @@ static int bn_deferred(const struct supernet *sn, const struct cell_run *r, int 
     if (mode != FORWARD_CALIB || r->lanes == 1 || sn->no_fusion || i + 1 >= g->nnodes)
         return 0;
     const struct node *next = &g->nodes[i + 1];
-    const int reader = (next->kind == NODE_CONV && next->depthwise && next->src == bn->dst) ||
+    const int reader = (next->kind == NODE_CONV && next->src == bn->dst) ||
                        (concat_shuffle_fused(sn, g, i + 1) && next->src2 == bn->dst &&
                         next->src != bn->dst);
     return reader && readers(g, bn->dst) == 1 && g->out != bn->dst;
@@ -321,12 +323,21 @@ static void bn_forward(struct supernet *sn, struct cell_run *r, const struct nod
 static void interleaved_groups(float *out, const float *x, const float *weight,
                                const struct conv2d_shape *s, size_t in_group, float *scratch,
                                size_t scratch_per_thread, const struct conv2d_epilogue *ep,
-                               int images, int t, size_t begin, size_t end)
+                               int images, const struct conv2d_epilogue *in_place, int t,
+                               size_t begin, size_t end)
 {
     const int lanes = CONV2D_INTERLEAVED, ohw = conv2d_out_h(s) * conv2d_out_w(s);
-    const size_t plane = (size_t)ohw * lanes;
+    const size_t plane = (size_t)ohw * lanes, in_plane = (size_t)s->h * s->w * lanes;
     const struct conv2d_epilogue *affine = ep != NULL && ep->scale != NULL ? ep : NULL;
     for (size_t g = begin; g < end; g++) {
+        if (in_place) {
+            /* The group's input through a BN's map, just before the
+             * product reads it (bn_deferred): affine_plane, as the BN. */
+            float *xg = (float *)(x + g * in_group);
+            for (int c = 0; c < s->cin; c++)
+                affine_plane(xg + c * in_plane, xg + c * in_plane, (int)in_plane,
+                             in_place->scale[c], in_place->shift[c], in_place->relu);
+        }
         float *y = out + g * s->cout * plane;
         conv2d_interleaved_forward(y, x + g * in_group, weight, s,
                                    scratch + (size_t)t * scratch_per_thread, affine);
@@ -360,10 +371,15 @@ static void conv_rows_run(const struct supernet *sn, const struct cell_run *r,
     assert(row0 + rows <= s.cout && (row0 == 0 || s.groups == 1));
     s.cout = rows;
     s.out_channel = out_channel;
+    /* A dense convolution maps its input in place, a group at a time (the
+     * depthwise kernel as it copies it). */
+    const struct conv2d_epilogue *in_place = s.in_map && s.groups == 1 ? s.in_map : NULL;
+    if (in_place)
+        s.in_map = NULL;
     if (r->lanes > 1) {
         const size_t in_group = conv2d_in_image(&s) * (size_t)r->lanes;
         PARALLEL_RANGES((size_t)run_images(r), 1, interleaved_groups, out, x, weight, &s,
-                        in_group, r->scratch, sn->scratch_per_thread, ep, sn->n);
+                        in_group, r->scratch, sn->scratch_per_thread, ep, sn->n, in_place);
     } else {
         assert(out_channel == 0);
         conv2d_forward_ep(out, x, weight, &s, r->scratch, ep);
