@@ -109,19 +109,40 @@ static enum mtd_status move_aside(const char *dir, struct mtd_error *err)
     return MTD_OK;
 }
 
-/* fork, setsid, fork, standard streams to /dev/null; the original process
- * exits. The pidfile lock is inherited; its pid is rewritten. */
+/* fork, setsid, fork, standard streams to /dev/null. The pidfile lock is
+ * inherited and the daemon writes its own pid; the original process exits
+ * only then (0), or when the daemon could not get that far (EX_OSERR), so
+ * that when `mutatord -d` returns the pidfile names the daemon, never the
+ * process that has just exited. */
 static enum mtd_status daemonize(struct pidfile *pf, struct mtd_error *err)
 {
+    int ready[2];
+    if (pipe(ready) != 0)
+        return mtd_error_set(err, MTD_ERR_IO, "pipe failed: %s", strerror(errno));
     fflush(NULL);
     for (int round = 0; round < 2; round++) {
         pid_t pid = fork();
         if (pid < 0)
             return mtd_error_set(err, MTD_ERR_IO, "fork failed: %s", strerror(errno));
-        if (pid > 0)
+        if (pid > 0 && round == 1)
             _exit(0);
-        if (round == 0 && setsid() < 0)
-            return mtd_error_set(err, MTD_ERR_IO, "setsid failed: %s", strerror(errno));
+        if (pid > 0) {
+            char byte;
+            close(ready[1]);
+            ssize_t n;
+            while ((n = read(ready[0], &byte, 1)) < 0 && errno == EINTR)
+                ;
+            if (n == 1)
+                _exit(0);
+            fprintf(stderr, "mutatord: the daemon stopped before it wrote its pid (see %s)\n",
+                    pf->path);
+            _exit(EX_OSERR);
+        }
+        if (round == 0) {
+            close(ready[0]);
+            if (setsid() < 0)
+                return mtd_error_set(err, MTD_ERR_IO, "setsid failed: %s", strerror(errno));
+        }
     }
     int fd = open("/dev/null", O_RDWR);
     if (fd < 0)
@@ -131,7 +152,12 @@ static enum mtd_status daemonize(struct pidfile *pf, struct mtd_error *err)
     dup2(fd, STDERR_FILENO);
     if (fd > STDERR_FILENO)
         close(fd);
-    return pidfile_update(pf, err);
+    enum mtd_status st = pidfile_update(pf, err);
+    if (st == MTD_OK && write(ready[1], "", 1) != 1)
+        st = mtd_error_set(err, MTD_ERR_IO, "cannot tell the starting process: %s",
+                           strerror(errno));
+    close(ready[1]);
+    return st;
 }
 
 static enum mtd_status train(struct job *j, struct mtd_error *err)

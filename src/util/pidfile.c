@@ -15,7 +15,9 @@ enum mtd_status pidfile_update(struct pidfile *pf, struct mtd_error *err)
 {
     char buf[32];
     int len = snprintf(buf, sizeof buf, "%ld\n", (long)getpid());
-    if (ftruncate(pf->fd, 0) != 0 || pwrite(pf->fd, buf, (size_t)len, 0) != len)
+    /* Written, then cut to length: a reader never finds it empty (a
+     * shorter pid leaves old digits after its newline for a moment). */
+    if (pwrite(pf->fd, buf, (size_t)len, 0) != len || ftruncate(pf->fd, len) != 0)
         return mtd_error_set(err, MTD_ERR_IO, "%s: cannot write: %s", pf->path, strerror(errno));
     return MTD_OK;
 }
