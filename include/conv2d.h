@@ -37,7 +37,8 @@ struct conv2d_shape {
                          next's; 0 means cin*h*w. A larger one reads the
                          input in place as channels of a wider tensor. */
     const struct conv2d_epilogue *in_map;
-                      /* forward, interleaved depthwise only: each input
+                      /* forward, interleaved depthwise only (forward.c
+                         maps a dense one's input itself): each input
                          channel's map (scale, shift, ReLU: the epilogue's
                          arithmetic) applied to the input as it is read,
                          for a batch norm whose output only this reads;

@@ -134,8 +134,8 @@ static enum mtd_status daemonize(struct pidfile *pf, struct mtd_error *err)
                 ;
             if (n == 1)
                 _exit(0);
-            fprintf(stderr, "mutatord: the daemon stopped before it wrote its pid (see %s)\n",
-                    pf->path);
+            fprintf(stderr, "mutatord: the daemon stopped before it wrote its pid to %s "
+                    "(run without -d to see why)\n", pf->path);
             _exit(EX_OSERR);
         }
         if (round == 0) {

@@ -127,11 +127,10 @@ static struct conv2d_shape conv_shape(const struct cell_run *r, const struct nod
     const struct slot *s = &r->g->slots[nd->src];
     int cin = width_eval(nd->a, r->in, r->out, r->mid);
     int cout = width_eval(nd->b, r->in, r->out, r->mid);
-    const int mapped = r->map.scale != NULL && nd == &r->g->nodes[r->map_node];
     return (struct conv2d_shape){
         .n = r->n, .cin = cin, .cout = cout, .wcin = w->cols / (nd->k * nd->k),
         .h = s->h, .w = s->w, .k = nd->k, .stride = nd->stride, .pad = nd->k / 2,
-        .groups = nd->depthwise ? cin : 1, .in_map = mapped ? &r->map : NULL};
+        .groups = nd->depthwise ? cin : 1};
 }
 
 static float *param_ptr(const struct supernet *sn, float *arena, int p)
@@ -371,17 +370,18 @@ static void conv_rows_run(const struct supernet *sn, const struct cell_run *r,
     assert(row0 + rows <= s.cout && (row0 == 0 || s.groups == 1));
     s.cout = rows;
     s.out_channel = out_channel;
-    /* A dense convolution maps its input in place, a group at a time (the
-     * depthwise kernel as it copies it). */
-    const struct conv2d_epilogue *in_place = s.in_map && s.groups == 1 ? s.in_map : NULL;
-    if (in_place)
-        s.in_map = NULL;
+    /* Through a BN's map left to it (bn_deferred): the depthwise kernel
+     * maps its input as it copies it, a dense convolution in place, a
+     * group at a time. */
+    const int mapped = r->map.scale != NULL && conv == &r->g->nodes[r->map_node];
+    const struct conv2d_epilogue *in_place = mapped && !conv->depthwise ? &r->map : NULL;
+    s.in_map = mapped && conv->depthwise ? &r->map : NULL;
     if (r->lanes > 1) {
         const size_t in_group = conv2d_in_image(&s) * (size_t)r->lanes;
         PARALLEL_RANGES((size_t)run_images(r), 1, interleaved_groups, out, x, weight, &s,
                         in_group, r->scratch, sn->scratch_per_thread, ep, sn->n, in_place);
     } else {
-        assert(out_channel == 0);
+        assert(out_channel == 0 && in_place == NULL);
         conv2d_forward_ep(out, x, weight, &s, r->scratch, ep);
     }
 }
@@ -607,8 +607,8 @@ static void concat_shuffle_run(const struct cell_run *r, int i, int backward)
     const int ca = slot_channels(r, cat->src), cb = slot_channels(r, cat->src2);
     const int a_c = slot_channels(r, a), hw = (int)run_plane(r, cat->src);
     if (!backward) {
-        /* b through a batch norm's map left to this copy (bn_deferred) */
-        /* or already in place (shuffle_write_through) */
+        /* b through a batch norm's map left to this copy (bn_deferred),
+         * or already in place (shuffle_write_through) */
         const int mapped = r->map.scale != NULL && r->map_node == i;
         const struct channel_map b_map = {r->map.scale, r->map.shift, r->map.relu};
         concat_shuffle_forward_mapped(slot_mut(r, shf->dst), slot(r, a), a_c, ca,
@@ -982,19 +982,25 @@ static int interleaved_calib(const struct supernet *sn)
     return 1;
 }
 
-/* x (C, H, W, lanes) = images [0, m) of inp (m, C, H, W), whose images
- * are `image` floats apart; the lanes past m are zeros (finite values
- * whose results are never read). */
-static void interleave_images(float *x, const float *inp, int m, size_t image, int lanes)
+/* x = images [0, n) of inp (n, C, H, W), whose images are `image` floats
+ * apart, in groups of CONV2D_INTERLEAVED, each (C, H, W, 16); the last
+ * group's lanes past n are zeros (finite values whose results are never
+ * read). */
+static void interleave_images(float *x, const float *inp, int n, size_t image)
 {
-    for (size_t q = 0; q < image; q++)
-        for (int l = 0; l < lanes; l++)
-            x[q * (size_t)lanes + (size_t)l] = l < m ? inp[(size_t)l * image + q] : 0.0f;
+    const int lanes = CONV2D_INTERLEAVED;
+    for (int first = 0; first < n; first += lanes) {
+        const float *in = inp + (size_t)first * image;
+        float *group = x + (size_t)first * image;
+        for (size_t q = 0; q < image; q++)
+            for (int l = 0; l < lanes; l++)
+                group[q * lanes + (size_t)l] = first + l < n ? in[(size_t)l * image + q] : 0.0f;
+    }
 }
 
-/* The logits of images [first, first + m) of inp, a chunk on thread t:
- * interleaved when `interleaved` (m <= CONV2D_INTERLEAVED), NCHW
- * otherwise; into sn->logits. */
+/* The logits of images [first, first + m) of inp, a chunk on the calling
+ * thread's regions and scratch: interleaved when `interleaved` (m <=
+ * CONV2D_INTERLEAVED), NCHW otherwise; into sn->logits. */
 static void forward_chunk(struct supernet *sn, const float *inp, int first, int m,
                           int interleaved, int room)
 {
@@ -1008,7 +1014,7 @@ static void forward_chunk(struct supernet *sn, const float *inp, int first, int 
     if (interleaved) {
         /* In the second region, where the first cell will not write. */
         float *il = region(sn, arena, 1, CONV2D_INTERLEAVED);
-        interleave_images(il, x, m, image, CONV2D_INTERLEAVED);
+        interleave_images(il, x, m, image);
         x = il;
         n = lanes = CONV2D_INTERLEAVED;
     }
@@ -1066,9 +1072,7 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
         lanes = CONV2D_INTERLEAVED;
         rows = interleaved_room(n);
         float *il = region(sn, sn->act, 1, rows);
-        for (int first = 0; first < n; first += lanes)
-            interleave_images(il + (size_t)first * image, inp + (size_t)first * image,
-                              n - first < lanes ? n - first : lanes, image, lanes);
+        interleave_images(il, inp, n, image);
         x = il;
     }
     for (int c = 0; c < sn->ncells; c++) {

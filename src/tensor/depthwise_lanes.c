@@ -305,12 +305,6 @@ int depthwise_lanes_forward(float *out, const float *inp, const float *weight,
     return 1;
 }
 
-/* Images interleaved 16 at a time ((c, h, w, 16): conv2d_interleaved)
- * are already pixel-major lanes, one image per lane: a channel's input
- * plane is copied row by row into the tile, its taps broadcast into the
- * lanes, and taps_lanes writes the channel's output plane in place.
- * Each lane sees taps_lanes's multiply-adds in the order a channel's lane
- * does: the bits of the forward above. */
 /* dst = src (count floats, a multiple of 16) through channel c's map
  * (conv2d_shape.in_map): affine_plane's FMA and its v > 0 ? v : 0. */
 SIMD_AVX512 static void map_row(float *dst, const float *src, size_t count,
@@ -325,6 +319,13 @@ SIMD_AVX512 static void map_row(float *dst, const float *src, size_t count,
     }
 }
 
+/* Images interleaved 16 at a time ((c, h, w, 16): conv2d_interleaved)
+ * are already pixel-major lanes, one image per lane: a channel's input
+ * plane is copied row by row into the tile (through
+ * conv2d_shape.in_map when it has one), its taps broadcast into the
+ * lanes, and taps_lanes writes the channel's output plane in place.
+ * Each lane sees taps_lanes's multiply-adds in the order a channel's lane
+ * does: the bits of the forward above. */
 SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const float *weight,
                                              const struct conv2d_shape *s, float *scratch,
                                              const struct conv2d_epilogue *ep)
