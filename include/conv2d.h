@@ -37,7 +37,7 @@ struct conv2d_shape {
                          next's; 0 means cin*h*w. A larger one reads the
                          input in place as channels of a wider tensor. */
     const struct conv2d_epilogue *in_map;
-                      /* forward, interleaved depthwise only (forward.c
+                      /* forward, interleaved depthwise only (node_forward.c
                          maps a dense one's input itself): each input
                          channel's map (scale, shift, ReLU: the epilogue's
                          arithmetic) applied to the input as it is read,
@@ -90,7 +90,7 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
 
 /* Images interleaved 16 at a time: tensors (C, H, W, 16), each pixel of a
  * channel a vector of the 16 images' values (evaluation's layout for
- * whole groups of images: forward.c). Every lane gets the bits that
+ * whole groups of images: src/supernet/forward.c). Every lane gets the bits that
  * conv2d_forward_ep gives its image. Runs on the calling thread only.
  * supported: whether the CPU and the shape allow it (AVX-512; depthwise,
  * or ungrouped); scratch: conv2d_interleaved_scratch_floats(s) floats.

@@ -110,7 +110,7 @@ struct supernet {
                                          as stats */
     long *calib_count;                /* indexed by node.stat */
 
-    /* Activations (forward.c). Training keeps every slot of every cell
+    /* Activations (activations.c, cell_run.h). Training keeps every slot of every cell
      * for backward: cell regions one after the other (act_per_image floats
      * per image). Evaluation and calibration keep only a cell's input and
      * its own slots, and backward only the gradients of the cell it is in
@@ -126,7 +126,7 @@ struct supernet {
     float *scratch;                   /* the convolutions' scratch,
                                          scratch_per_thread floats per
                                          thread, then each thread's fold
-                                         (forward.c) */
+                                         (activations.c) */
     size_t scratch_per_thread;
     int threads;                      /* parallel_threads() when allocated */
     float *fold;                      /* thread 0's: a BN's scale, then its
@@ -135,7 +135,7 @@ struct supernet {
     double *moments;                  /* the moments of a convolution's
                                          output planes for the training-mode
                                          BN after it, moments_cap images of
-                                         fold_width channels (forward.c) */
+                                         fold_width channels (activations.c) */
     int moments_cap;
     int no_fusion;                    /* supernet_set_fusion(sn, 0) */
     const float **cell_in;            /* each cell's input, last forward */
@@ -173,18 +173,18 @@ const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
                           enum forward_mode mode);
 
 /* Node i of g is a convolution whose only reader is the BN at i + 1, so
- * that the BN can be folded into it (forward.c). */
+ * that the BN can be folded into it (fusion.c). */
 int conv_bn_fusable(const struct op_graph *g, int i);
 
-/* Floats of evaluation activations (forward.c). */
+/* Floats of evaluation activations (activations.c). */
 size_t supernet_eval_floats(const struct supernet *sn);
 
 /* Bytes per image of the BN plane moments that training and calibration
- * take from the convolutions (forward.c), for the larger of their two
+ * take from the convolutions (activations.c), for the larger of their two
  * batches. */
 size_t supernet_moments_per_image(const struct supernet *sn);
 
-/* Frees the calibration accumulators (forward.c). */
+/* Frees the calibration accumulators (calibration.c). */
 void supernet_calib_free(struct supernet *sn);
 
 #endif

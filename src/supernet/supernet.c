@@ -331,7 +331,7 @@ void supernet_footprint(const struct supernet *sn, struct supernet_footprint *f)
     f->weights = f->grads = f->momentum = sn->nweights * fl;
     f->buffers = sn->nbufvals * fl;
     f->train_per_image = sn->act_per_image * fl;
-    /* forward.c: two regions of the largest cell */
+    /* activations.c: two regions of the largest cell */
     f->grad_per_image = f->calib_per_image = 2 * sn->cell_floats_max * fl;
     f->eval = supernet_eval_floats(sn) * fl;
     f->moments_per_image = supernet_moments_per_image(sn);
