@@ -188,7 +188,7 @@ static void stale_step(struct supernet *sn, const struct space_def *def, int n)
 
 /* The gradients of a training step (max and reduced subnets of the
  * shuffle space, whose blocks split, concatenate and shuffle), with the
- * channel moves fused (forward.c) and node by node: the same bits. */
+ * channel moves fused (fusion.c) and node by node: the same bits. */
 static void test_channel_fusion_gradients(void **state)
 {
     (void)state;
@@ -222,7 +222,7 @@ static void test_channel_fusion_gradients(void **state)
 }
 
 /* Backward writes most gradients (=) instead of adding to zeroed ones
- * (forward.c): after another subnet's backward has left its values in the
+ * (backward.c): after another subnet's backward has left its values in the
  * gradient arena, the gradients of a reduced subnet are still right. */
 static void test_gradients_after_another_path(void **state)
 {
@@ -267,7 +267,7 @@ static void test_gradients_mb(void **state)
     check_net_gradients(sn, &def, 2);
     supernet_free(sn);
     /* An identity between two blocks: the gradient regions of the blocks
-     * around it must still alternate (forward.c). A fresh supernet: the
+     * around it must still alternate (backward.c). A fresh supernet: the
      * gradients above are still in the arena. */
     sn = build(test_mb_space, 1, &def);
     a.op[1] = 2;                                  /* conv_3x3 */
