@@ -137,9 +137,11 @@ enum forward_mode {
 
 /* Makes room for batches of up to n images: for training (activations and
  * their gradients), or for forward passes only (evaluation, calibration:
- * half the memory). */
+ * half the memory), or for evaluation only (FORWARD_EVAL: its activations
+ * do not grow with the batch, only its logits). */
 enum mtd_status supernet_reserve(struct supernet *sn, int n, struct mtd_error *err);
 enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_error *err);
+enum mtd_status supernet_reserve_eval_forward(struct supernet *sn, int n, struct mtd_error *err);
 
 /* logits (n, classes) of inp (n, C, H, W) under the current arch. The
  * returned pointer is owned by the supernet and valid until the next call. */

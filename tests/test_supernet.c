@@ -472,6 +472,16 @@ static void check_eval_chunks(const char *text, const struct arch *a)
     for (int i = 0; i < n; i++)
         assert_memory_equal(supernet_forward(sn, inp + (size_t)i * image, 1, FORWARD_EVAL),
                             batch + (size_t)i * def.classes, def.classes * sizeof(float));
+    /* An evaluation batch past the calibration's room (evaluate_arch's
+     * top-1): the batch twice over, the same bits twice. */
+    assert_int_equal(supernet_reserve_eval_forward(sn, 2 * n, &err), MTD_OK);
+    float *twice = random_floats(2 * (size_t)n * image, 1, 1.0f);
+    memcpy(twice, inp, (size_t)n * image * sizeof(float));
+    memcpy(twice + (size_t)n * image, inp, (size_t)n * image * sizeof(float));
+    const float *both = supernet_forward(sn, twice, 2 * n, FORWARD_EVAL);
+    assert_memory_equal(both, batch, count * sizeof(float));
+    assert_memory_equal(both + count, batch, count * sizeof(float));
+    floats_free(twice);
     supernet_set_fusion(sn, 0);
     assert_false(supernet_eval_interleaved(sn));
     assert_memory_equal(supernet_forward(sn, inp, n, FORWARD_EVAL), batch, count * sizeof(float));

@@ -49,14 +49,14 @@ static size_t scratch_floats(struct supernet *sn)
     return scratch;
 }
 
-/* Floats of activations for training batches of train_n and evaluation
- * (and calibration) batches of eval_n: training keeps every cell,
- * calibration two regions of the largest cell for the whole batch,
- * evaluation two such regions per thread for a chunk. */
-static size_t act_floats(const struct supernet *sn, int train_n, int eval_n)
+/* Floats of activations for training batches of train_n, calibration
+ * batches of calib_n and evaluation batches of eval_n: training keeps
+ * every cell, calibration two regions of the largest cell for the whole
+ * batch, evaluation two such regions per thread for a chunk. */
+static size_t act_floats(const struct supernet *sn, int train_n, int calib_n, int eval_n)
 {
     size_t train = (size_t)train_n * sn->act_per_image;
-    size_t calib = eval_floats(sn, 1, interleaved_room(eval_n));
+    size_t calib = eval_floats(sn, 1, interleaved_room(calib_n));
     size_t eval = eval_floats(sn, sn->threads, eval_chunk_room(eval_n));
     size_t most = train > calib ? train : calib;
     return most > eval ? most : eval;
@@ -89,10 +89,10 @@ void thread_buffers(const struct supernet *sn, int t, float **scratch, float **f
             + (size_t)t * 2 * sn->fold_width;
 }
 
-/* Room for training batches of train_n (activations and their gradients)
- * and evaluation batches of eval_n, each kept at least at its current
- * capacity. */
-static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
+/* Room for training batches of train_n (activations and their gradients),
+ * calibration batches of calib_n and evaluation batches of eval_n (at
+ * least calib_n), each kept at least at its current capacity. */
+static enum mtd_status reserve(struct supernet *sn, int train_n, int calib_n, int eval_n,
                                struct mtd_error *err)
 {
     if (sn->scratch == NULL) {
@@ -106,15 +106,17 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
         sn->fold = sn->scratch + (size_t)sn->threads * sn->scratch_per_thread;  /* thread 0's */
     }
     train_n = train_n > sn->train_cap ? train_n : sn->train_cap;
+    calib_n = calib_n > sn->calib_cap ? calib_n : sn->calib_cap;
+    eval_n = eval_n > calib_n ? eval_n : calib_n;
     eval_n = eval_n > sn->eval_cap ? eval_n : sn->eval_cap;
-    size_t need = act_floats(sn, train_n, eval_n);
+    size_t need = act_floats(sn, train_n, calib_n, eval_n);
     int grow_act = need > sn->act_floats, grow_grad = train_n > sn->grad_cap;
     int grow_logits = eval_n > sn->eval_cap || sn->logits == NULL;
     float *act = grow_act ? floats_alloc(need) : NULL;
     float *dact = grow_grad ? floats_alloc(2 * (size_t)train_n * sn->cell_floats_max) : NULL;
     float *logits = grow_logits ? floats_alloc((size_t)eval_n * (size_t)sn->def.classes + 1)
                                 : NULL;
-    const int moments_n = train_n > eval_n ? train_n : eval_n;
+    const int moments_n = train_n > calib_n ? train_n : calib_n;
     const int grow_moments = moments_n > sn->moments_cap;
     double *moments = grow_moments
                           ? malloc((size_t)moments_n * moments_per_image(sn) * sizeof *moments)
@@ -128,7 +130,7 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
         floats_free(logits);
         free(moments);
         return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for activations of %d images",
-                             train_n > eval_n ? train_n : eval_n);
+                             train_n > calib_n ? train_n : calib_n);
     }
     if (grow_act) {
         floats_free(sn->act);
@@ -150,16 +152,22 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int eval_n,
         sn->moments_cap = moments_n;
     }
     sn->train_cap = train_n;
+    sn->calib_cap = calib_n;
     sn->eval_cap = eval_n;
     return MTD_OK;
 }
 
 enum mtd_status supernet_reserve(struct supernet *sn, int n, struct mtd_error *err)
 {
-    return reserve(sn, n, n, err);
+    return reserve(sn, n, n, n, err);
 }
 
 enum mtd_status supernet_reserve_eval(struct supernet *sn, int n, struct mtd_error *err)
 {
-    return reserve(sn, 0, n, err);
+    return reserve(sn, 0, n, n, err);
+}
+
+enum mtd_status supernet_reserve_eval_forward(struct supernet *sn, int n, struct mtd_error *err)
+{
+    return reserve(sn, 0, 0, n, err);
 }

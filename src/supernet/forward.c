@@ -189,7 +189,9 @@ static const float *forward_eval(struct supernet *sn, const float *inp, int n)
 const float *supernet_forward(struct supernet *sn, const float *inp, int n,
                               enum forward_mode mode)
 {
-    assert(n >= 1 && n <= (mode == FORWARD_TRAIN ? sn->train_cap : sn->eval_cap));
+    assert(n >= 1 && n <= (mode == FORWARD_TRAIN   ? sn->train_cap
+                           : mode == FORWARD_CALIB ? sn->calib_cap
+                                                   : sn->eval_cap));
     assert(mode != FORWARD_CALIB || sn->calib_sum != NULL);
     if (mode == FORWARD_EVAL)
         return forward_eval(sn, inp, n);
