@@ -107,6 +107,40 @@ static void test_parallel_range(void **state)
     }
 }
 
+/* A cursor's cut: its ranges cover [0, total) once and in order, each
+ * thread's block is parallel_range's part, and within a block the ranges
+ * shrink in the order a thread takes them (the last at most a quarter of
+ * the first once a block has 32 items). */
+static void test_parallel_cursor_range(void **state)
+{
+    (void)state;
+    for (size_t total = 0; total < 300; total += 1 + total / 8) {
+        for (int threads = 1; threads < 5; threads++) {
+            size_t next = 0;
+            for (int t = 0; t < threads; t++) {
+                size_t b0, b1, first = 0, last = 0, before = 0;
+                parallel_range(total, t, threads, &b0, &b1);
+                assert_int_equal(b0, next);
+                for (int k = 0; k < PARALLEL_RANGES_PER_THREAD; k++) {
+                    size_t b, e;
+                    parallel_cursor_range(total, t * PARALLEL_RANGES_PER_THREAD + k, threads, &b,
+                                          &e);
+                    assert_int_equal(b, next);
+                    assert_true(e >= b && (k == 0 || e - b <= before + 1));
+                    before = e - b;
+                    first = k == 0 ? e - b : first;
+                    last = e - b;
+                    next = e;
+                }
+                assert_int_equal(next, b1);
+                if (b1 - b0 >= 32)
+                    assert_true(4 * last <= first);
+            }
+            assert_int_equal(next, total);
+        }
+    }
+}
+
 int main(void)
 {
     parallel_init(0);
@@ -116,6 +150,7 @@ int main(void)
         cmocka_unit_test(test_rng_reproducible),
         cmocka_unit_test(test_rng_distributions),
         cmocka_unit_test(test_parallel_range),
+        cmocka_unit_test(test_parallel_cursor_range),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
