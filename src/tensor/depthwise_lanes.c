@@ -186,18 +186,25 @@ taps_strided(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, i
 /* The same at stride 1 for a kernel of k (a constant where inlined): a
  * tile row's nx + k - 1 pixels are loaded once into registers and serve
  * every kx, instead of a load per multiply-add (with two FMA units, loads
- * were the limit). The same multiply-adds in the same order. */
+ * were the limit). The same multiply-adds in the same order. `direct`: src
+ * is the input plane itself, unpadded, and the window takes zeros where
+ * the tile has its border (the same multiply-adds on the same values). */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
-taps_window(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, int nx, const int k,
-            const int row, const struct lanes_geom *g)
+taps_window(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int nx, const int k,
+            const int row, const int direct, const struct lanes_geom *g)
 {
     for (int ky = 0; ky < k; ky++) {
-        const float *line = tile + ((size_t)(oy + ky) * g->wp + (size_t)ox0) * LANES;
+        const int iy = oy + ky - g->pad, ix0 = ox0 - g->pad;
+        const int in_plane = !direct || (iy >= 0 && iy < g->h);
         __m512 win[ROW + MAX_WINDOW_K - 1];
 #pragma GCC unroll 14
-        for (int i = 0; i < row + k - 1; i++)
-            win[i] = i < nx + k - 1 ? _mm512_loadu_ps(line + (size_t)i * LANES)
-                                    : _mm512_setzero_ps();
+        for (int i = 0; i < row + k - 1; i++) {
+            const size_t at = direct ? (size_t)iy * g->w + (size_t)(ix0 + i)
+                                     : (size_t)(oy + ky) * g->wp + (size_t)(ox0 + i);
+            win[i] = i < nx + k - 1 && in_plane && (!direct || (ix0 + i >= 0 && ix0 + i < g->w))
+                         ? _mm512_loadu_ps(src + at * LANES)
+                         : _mm512_setzero_ps();
+        }
         /* All `row` pixels, past nx too (on zeros or the row's padding,
          * never stored): a test per multiply-add cost more. */
 #pragma GCC unroll 7
@@ -213,7 +220,7 @@ taps_window(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, in
 /* taps_lanes with row blocks of `row` pixels (a constant where inlined). */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
 taps_rows(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
-          __m512 scale, __m512 shift, const int row, const struct lanes_geom *g)
+          __m512 scale, __m512 shift, const int row, const int direct, const struct lanes_geom *g)
 {
     for (int oy = 0; oy < g->oh; oy++)
         for (int ox0 = 0; ox0 < g->ow; ox0 += row) {
@@ -224,9 +231,9 @@ taps_rows(float *out, const float *tile, const float *wt, const struct conv2d_ep
                 acc[x] = _mm512_setzero_ps();
             /* (a switch, so that the window's registers have fixed names) */
             switch (g->s == 1 ? g->k : 0) {
-            case 3: taps_window(acc, tile, wt, oy, ox0, nx, 3, row, g); break;
-            case 5: taps_window(acc, tile, wt, oy, ox0, nx, 5, row, g); break;
-            case 7: taps_window(acc, tile, wt, oy, ox0, nx, 7, row, g); break;
+            case 3: taps_window(acc, tile, wt, oy, ox0, nx, 3, row, direct, g); break;
+            case 5: taps_window(acc, tile, wt, oy, ox0, nx, 5, row, direct, g); break;
+            case 7: taps_window(acc, tile, wt, oy, ox0, nx, 7, row, direct, g); break;
             default: taps_strided(acc, tile, wt, oy, ox0, nx, row, g); break;
             }
             float *dst = out + ((size_t)oy * g->ow + ox0) * LANES;
@@ -246,9 +253,18 @@ taps_rows(float *out, const float *tile, const float *wt, const struct conv2d_ep
         }
 }
 
+/* Whether taps_lanes can read an input plane in place (direct): stride 1
+ * and a kernel taps_window takes. */
+static int taps_direct(const struct lanes_geom *g)
+{
+    return g->s == 1 && (g->k == 3 || g->k == 5 || g->k == 7);
+}
+
+/* out = the taps over src: the padded tile, or when direct
+ * (taps_direct) the input plane itself. */
 SIMD_AVX512 static void
-taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
-           int c0, int nc, const struct lanes_geom *g)
+taps_lanes(float *out, const float *src, const float *wt, const struct conv2d_epilogue *ep,
+           int c0, int nc, int direct, const struct lanes_geom *g)
 {
     const __mmask16 m = simd_first_lanes(nc);
     __m512 scale = _mm512_setzero_ps(), shift = _mm512_setzero_ps();
@@ -256,10 +272,16 @@ taps_lanes(float *out, const float *tile, const float *wt, const struct conv2d_e
         scale = _mm512_maskz_loadu_ps(m, ep->scale + c0);
         shift = _mm512_maskz_loadu_ps(m, ep->shift + c0);
     }
-    if (row_block(g->ow) == 7)
-        taps_rows(out, tile, wt, ep, scale, shift, 7, g);
+    assert(!direct || taps_direct(g));
+    const int seven = row_block(g->ow) == 7;
+    if (direct && seven)
+        taps_rows(out, src, wt, ep, scale, shift, 7, 1, g);
+    else if (direct)
+        taps_rows(out, src, wt, ep, scale, shift, ROW, 1, g);
+    else if (seven)
+        taps_rows(out, src, wt, ep, scale, shift, 7, 0, g);
     else
-        taps_rows(out, tile, wt, ep, scale, shift, ROW, g);
+        taps_rows(out, src, wt, ep, scale, shift, ROW, 0, g);
 }
 
 /* Items [begin, end) of the forward pass (group-major, so that a thread's
@@ -287,7 +309,7 @@ static void lanes_items(float *out, const float *inp, const float *weight,
             have = grp;
         }
         planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, (int)hw, pos);
-        taps_lanes(res, tile, wt, affine, c0, nc, &g);
+        taps_lanes(res, tile, wt, affine, c0, nc, 0, &g);
         planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, (int)ohw, 0, NULL);
         conv2d_epilogue_moments(ep, out + ((size_t)img * c + c0) * ohw, (size_t)img, c0, nc, c,
                                 (int)ohw);
@@ -321,9 +343,10 @@ SIMD_AVX512 static void map_row(float *dst, const float *src, size_t count,
 
 /* Images interleaved 16 at a time ((c, h, w, 16): conv2d_interleaved)
  * are already pixel-major lanes, one image per lane: a channel's input
- * plane is copied row by row into the tile (through
- * conv2d_shape.in_map when it has one), its taps broadcast into the
- * lanes, and taps_lanes writes the channel's output plane in place.
+ * plane is read in place at stride 1 (taps_direct), or copied row by row
+ * into the tile (through conv2d_shape.in_map when it has one), its taps
+ * broadcast into the lanes, and taps_lanes writes the channel's output
+ * plane in place.
  * Each lane sees taps_lanes's multiply-adds in the order a channel's lane
  * does: the bits of the forward above. */
 SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const float *weight,
@@ -337,6 +360,9 @@ SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const
     const size_t out_plane = s->out_channel ? s->out_channel : (size_t)g.oh * g.ow * LANES;
     float *tile = scratch, *wt = tile + g.tile, *affine = wt + (size_t)taps * LANES;
     const int has_affine = ep != NULL && ep->scale != NULL;
+    /* A plane read in place needs no copy into the tile (without a map
+     * to apply as it is copied). */
+    const int direct = s->in_map == NULL && taps_direct(&g);
     const struct conv2d_epilogue lane_ep = {affine, affine + LANES, has_affine && ep->relu, NULL};
     memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
     for (int c = 0; c < s->cin; c++) {
@@ -347,6 +373,11 @@ SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const
             _mm512_storeu_ps(affine + LANES, _mm512_set1_ps(ep->shift[c]));
         }
         const float *x = inp + (size_t)c * plane;
+        if (direct) {
+            taps_lanes(out + (size_t)c * out_plane, x, wt, has_affine ? &lane_ep : NULL, 0, LANES,
+                       1, &g);
+            continue;
+        }
         for (int y = 0; y < g.h; y++) {
             float *dst = tile + ((size_t)(y + g.pad) * g.wp + (size_t)g.pad) * LANES;
             if (s->in_map)
@@ -355,7 +386,7 @@ SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const
                 memcpy(dst, x + (size_t)y * row, row * sizeof(float));
         }
         taps_lanes(out + (size_t)c * out_plane, tile, wt, has_affine ? &lane_ep : NULL, 0, LANES,
-                   &g);
+                   0, &g);
     }
 }
 
@@ -470,7 +501,7 @@ SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const fl
                                        tile, &g);
                 if (dx == NULL)
                     continue;
-                taps_lanes(res, dtile, w, NULL, c0, nc, &g);
+                taps_lanes(res, dtile, w, NULL, c0, nc, 0, &g);
                 planes_out(dx, res, nc, hw, !s->overwrite, NULL);
             } else {
                 planes_in(res, dy, nc, ohw, NULL);
