@@ -38,6 +38,12 @@ static inline __mmask16 simd_first_lanes(int count)
 {
     return count >= 16 ? (__mmask16)0xffff : count <= 0 ? 0 : (__mmask16)((1u << count) - 1u);
 }
+
+/* Lanes 8 to 15 of v (AVX-512F alone). */
+SIMD_AVX512 static inline __m256 simd_high_half(__m512 v)
+{
+    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+}
 #else
 #define SIMD_KERNEL
 

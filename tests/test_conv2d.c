@@ -291,7 +291,7 @@ static void test_gemm_small_shapes(void **state)
                     shift[i] = uniform(&seed);
                 }
                 for (int relu = 0; relu < 2; relu++) {
-                    struct conv2d_epilogue ep = {scale, shift, relu, NULL};
+                    struct conv2d_epilogue ep = {scale, shift, relu, NULL, NULL};
                     const struct gemm_operand op = {a, lda, 1};
                     gemm_small(m, n, k, op, b, ldb, c0, ldc, 0);
                     for (int i = 0; i < m; i++)
@@ -411,7 +411,7 @@ static void test_depthwise_kernels_agree(void **state)
                             scale[i] = uniform(&seed);
                             shift[i] = uniform(&seed);
                         }
-                        struct conv2d_epilogue ep = {scale, shift, ep_kind == 2, NULL};
+                        struct conv2d_epilogue ep = {scale, shift, ep_kind == 2, NULL, NULL};
                         const struct conv2d_epilogue *e = ep_kind ? &ep : NULL;
                         conv2d_forward_ep(lanes, x, w, &s, scratch, e);
                         depthwise_planes_forward(planes, x, w, &s, scratch, e);
@@ -514,7 +514,7 @@ static void test_interleaved_forward(void **state)
                 scale[i] = uniform(&seed);
                 shift[i] = uniform(&seed);
             }
-            struct conv2d_epilogue ep = {scale, shift, ep_kind == 2, NULL};
+            struct conv2d_epilogue ep = {scale, shift, ep_kind == 2, NULL, NULL};
             const struct conv2d_epilogue *e = ep_kind ? &ep : NULL;
             for (size_t q = 0; q < image; q++)
                 for (int l = 0; l < L; l++)
@@ -573,7 +573,7 @@ static void test_epilogue_moments(void **state)
                 scale[i] = uniform(&seed);
                 shift[i] = uniform(&seed);
             }
-            struct conv2d_epilogue ep = {affine ? scale : NULL, affine ? shift : NULL, 1, got};
+            struct conv2d_epilogue ep = {affine ? scale : NULL, affine ? shift : NULL, 1, got, NULL};
             (planes ? depthwise_planes_forward : conv2d_forward_ep)(y, x, w, &s, scratch, &ep);
             for (size_t p = 0; p < nplanes; p++) {
                 double want[2];

@@ -193,6 +193,11 @@ struct concat_shuffle_parts concat_shuffle_parts(const struct cell_run *r, int i
 void node_forward(struct supernet *sn, struct cell_run *r, int i, enum forward_mode mode);
 void conv_bn_eval(struct supernet *sn, struct cell_run *r, const struct node *conv,
                   const struct node *bn);
+/* The convolution and BN at i, i + 1 of r's one interleaved group, and
+ * the global pool of their output into `pooled` (16 images of that many
+ * channels, NCHW), taken in the convolution's epilogue: no output is
+ * stored (forward.c: pool_opens_next). */
+void conv_bn_pool_eval(struct supernet *sn, struct cell_run *r, int i, float *pooled);
 void conv_bn_train(struct supernet *sn, struct cell_run *r, const struct node *conv,
                    const struct node *bn, enum forward_mode mode);
 void concat_shuffle_forward_run(const struct cell_run *r, int i);

@@ -11,17 +11,20 @@
 #include "cell_run.h"
 #include "conv2d.h"
 
-/* Runs the nodes of r's op on r->input; its output. Interleaved, the
- * global pool writes NCHW, and what follows runs NCHW (r->lanes = 1). */
-static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forward_mode mode)
+/* Runs nodes [first, end) of r's op on r->input (no fused pair straddles
+ * end). Interleaved, the global pool writes NCHW, and what follows runs
+ * NCHW (r->lanes = 1). */
+static void run_nodes(struct supernet *sn, struct cell_run *r, int first, int end,
+                      enum forward_mode mode)
 {
-    for (int i = 0; i < r->g->nnodes; i++) {
+    for (int i = first; i < end; i++) {
         if (r->g->nodes[i].kind == NODE_POOL && r->lanes > 1) {
             node_forward(sn, r, i, mode);
             r->lanes = 1;
             continue;
         }
         if (!sn->no_fusion && conv_bn_fusable(r->g, i)) {
+            assert(i + 1 < end);
             if (mode == FORWARD_EVAL)
                 conv_bn_eval(sn, r, &r->g->nodes[i], &r->g->nodes[i + 1]);
             else
@@ -30,12 +33,19 @@ static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forwa
             continue;
         }
         if (concat_shuffle_fused(sn, r->g, i)) {
+            assert(i + 1 < end);
             concat_shuffle_forward_run(r, i);
             i++;
             continue;
         }
         node_forward(sn, r, i, mode);
     }
+}
+
+/* Runs the nodes of r's op on r->input; its output. */
+static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forward_mode mode)
+{
+    run_nodes(sn, r, 0, r->g->nnodes, mode);
     return slot(r, r->g->out);
 }
 
@@ -58,6 +68,49 @@ static const float *forward_cell(struct supernet *sn, int c, const float *x, int
     const float *y = run_cell(sn, &r, mode);
     *lanes = r.lanes;
     return y;
+}
+
+/* Whether, interleaved, cell c's output is made by a dense convolution
+ * and BN (its last two nodes) and read only by the global pool that opens
+ * cell c + 1 (the last cell and the head): the pool is then taken in the
+ * convolution's epilogue (conv_bn_pool_eval), and that output, the
+ * network's widest, is never stored nor read back. */
+static int pool_opens_next(const struct supernet *sn, int c, int lanes)
+{
+    if (lanes == 1 || sn->no_fusion || c + 1 >= sn->ncells)
+        return 0;
+    const struct op_graph *g = &sn->cells[c].ops[sn->arch.op[c]];
+    const struct op_graph *h = &sn->cells[c + 1].ops[sn->arch.op[c + 1]];
+    const int i = g->nnodes - 2;
+    return i >= 0 && conv_bn_fusable(g, i) && !g->nodes[i].depthwise &&
+           g->nodes[i + 1].dst == g->out && h->nnodes >= 1 && h->nodes[0].kind == NODE_POOL &&
+           h->nodes[0].src == 0 && slot_readers(h, 0) == 1;
+}
+
+/* Cells c and c + 1 on an interleaved group x when pool_opens_next: cell
+ * c but its last two nodes, those two into cell c + 1's pool output, then
+ * the rest of cell c + 1, NCHW; its output. The regions are those
+ * forward_cell would take. */
+static const float *forward_pooled(struct supernet *sn, int c, const float *x, int n,
+                                   float *arena, float *scratch, float *fold)
+{
+    struct cell_run r, h;
+    cell_run_init(&r, sn, c, n);
+    r.base = region(sn, arena, in_region0(sn, arena, x, n), n);
+    r.input = x;
+    r.scratch = scratch;
+    r.fold = fold;
+    r.lanes = CONV2D_INTERLEAVED;
+    run_nodes(sn, &r, 0, r.g->nnodes - 2, FORWARD_EVAL);
+    const float *y = slot(&r, r.g->out);   /* never written but by the pool's sums */
+    cell_run_init(&h, sn, c + 1, n);
+    h.base = region(sn, arena, in_region0(sn, arena, y, n), n);
+    h.input = y;
+    h.scratch = scratch;
+    h.fold = fold;
+    conv_bn_pool_eval(sn, &r, r.g->nnodes - 2, slot_mut(&h, h.g->nodes[0].dst));
+    run_nodes(sn, &h, 1, h.g->nnodes, FORWARD_EVAL);
+    return slot(&h, h.g->out);
 }
 
 const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
@@ -149,8 +202,15 @@ static void forward_chunk(struct supernet *sn, const float *inp, int first, int 
         x = il;
         n = lanes = CONV2D_INTERLEAVED;
     }
-    for (int c = 0; c < sn->ncells; c++)
+    for (int c = 0; c < sn->ncells; c++) {
+        if (pool_opens_next(sn, c, lanes)) {
+            x = forward_pooled(sn, c, x, n, arena, scratch, fold);
+            lanes = 1;
+            c++;
+            continue;
+        }
         x = forward_cell(sn, c, x, n, FORWARD_EVAL, arena, scratch, fold, &lanes);
+    }
     assert(lanes == 1);
     memcpy(sn->logits + (size_t)first * sn->def.classes, x,
            (size_t)m * sn->def.classes * sizeof(float));

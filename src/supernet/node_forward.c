@@ -5,6 +5,7 @@
  */
 #include <assert.h>
 #include <stddef.h>
+#include <string.h>
 
 #include "activation.h"
 #include "cell_run.h"
@@ -64,7 +65,7 @@ static void bn_forward_on(struct supernet *sn, struct cell_run *r, const struct 
                 batchnorm_train_map(r->fold, r->fold + sn->fold_width, gamma, beta, mean, var,
                                     eps, s.c);
                 r->map = (struct conv2d_epilogue){r->fold, r->fold + sn->fold_width, nd->relu,
-                                                  NULL};
+                                                  NULL, NULL};
                 r->map_node = i + 1;
             } else {
                 batchnorm_train_apply(out, inp, gamma, beta, mean, var, eps, &s);
@@ -140,7 +141,8 @@ static void conv_rows_run(const struct supernet *sn, const struct cell_run *r,
     struct conv2d_epilogue rows_ep;
     if (row0 > 0) {
         assert(ep != NULL && ep->scale != NULL && ep->moments == NULL);
-        rows_ep = (struct conv2d_epilogue){ep->scale + row0, ep->shift + row0, ep->relu, NULL};
+        rows_ep = (struct conv2d_epilogue){ep->scale + row0, ep->shift + row0, ep->relu, NULL,
+                                           NULL};
         ep = &rows_ep;
     }
     assert(row0 + rows <= s.cout && (row0 == 0 || s.groups == 1));
@@ -244,8 +246,10 @@ static void conv_bn_write_through(struct supernet *sn, struct cell_run *r, int c
     r->placed = c + 1;
 }
 
-void conv_bn_eval(struct supernet *sn, struct cell_run *r, const struct node *conv,
-                  const struct node *bn)
+/* The evaluation-mode BN folded into the convolution before it: its
+ * scale and shift in r->fold. */
+static struct conv2d_epilogue bn_fold(struct supernet *sn, struct cell_run *r,
+                                      const struct node *conv, const struct node *bn)
 {
     const int cout = width_eval(conv->b, r->in, r->out, r->mid);
     int set = sn->arch.bn_set;
@@ -255,7 +259,30 @@ void conv_bn_eval(struct supernet *sn, struct cell_run *r, const struct node *co
                           buffer_ptr(sn, bn->buffer + 2 * set),
                           buffer_ptr(sn, bn->buffer + 2 * set + 1), (float)sn->def.bn_eps,
                           cout);
-    struct conv2d_epilogue ep = {scale, shift, bn->relu, NULL};
+    return (struct conv2d_epilogue){scale, shift, bn->relu, NULL, NULL};
+}
+
+void conv_bn_pool_eval(struct supernet *sn, struct cell_run *r, int i, float *pooled)
+{
+    const struct node *conv = &r->g->nodes[i], *bn = &r->g->nodes[i + 1];
+    assert(run_images(r) == 1 && r->lanes == CONV2D_INTERLEAVED && !conv->depthwise);
+    const int c = slot_channels(r, bn->dst), hw = (int)slot_hw(r, bn->dst);
+    /* The sums where the BN's output would be: nothing else reads it. */
+    double *sums = (double *)slot_mut(r, bn->dst);
+    memset(sums, 0, (size_t)c * CONV2D_INTERLEAVED * sizeof *sums);
+    struct conv2d_epilogue ep = bn_fold(sn, r, conv, bn);
+    ep.pool = sums;
+    conv_forward_run(sn, r, conv, slot_mut(r, bn->dst), FORWARD_EVAL, &ep);
+    /* As global_avgpool_interleaved ends */
+    for (int ch = 0; ch < c; ch++)
+        for (int l = 0; l < CONV2D_INTERLEAVED; l++)
+            pooled[(size_t)l * c + ch] = (float)(sums[(size_t)ch * CONV2D_INTERLEAVED + l] / hw);
+}
+
+void conv_bn_eval(struct supernet *sn, struct cell_run *r, const struct node *conv,
+                  const struct node *bn)
+{
+    struct conv2d_epilogue ep = bn_fold(sn, r, conv, bn);
     const int c = shuffle_write_through(sn, r, (int)(conv - r->g->nodes));
     if (c >= 0)
         conv_bn_write_through(sn, r, c, conv, &ep);

@@ -133,12 +133,6 @@ SIMD_AVX512 static void plane_moments512(double *moments, const float *x, int hw
     moments[0] = sum;
     moments[1] = lanes_tree512(sq);
 }
-/* Lanes 8 to 15 of v (AVX-512F alone). */
-SIMD_AVX512 static inline __m256 high_half(__m512 v)
-{
-    return _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
-}
-
 /* lanes_tree512 of lane j of each of 16 images: acc[j] (16 images) holds
  * lane j of their planes' vectors. The same adds, in double, image by
  * image in a vector's lanes. */
@@ -147,8 +141,8 @@ SIMD_AVX512 static void lanes_tree_images(__m512d tree[2], const __m512 acc[BN_L
     __m512d d8[2][8];
     for (int j = 0; j < 8; j++)
         for (int h = 0; h < 2; h++) {
-            const __m256 a = h ? high_half(acc[j]) : _mm512_castps512_ps256(acc[j]);
-            const __m256 b = h ? high_half(acc[j + 8]) : _mm512_castps512_ps256(acc[j + 8]);
+            const __m256 a = h ? simd_high_half(acc[j]) : _mm512_castps512_ps256(acc[j]);
+            const __m256 b = h ? simd_high_half(acc[j + 8]) : _mm512_castps512_ps256(acc[j + 8]);
             d8[h][j] = _mm512_add_pd(_mm512_cvtps_pd(a), _mm512_cvtps_pd(b));
         }
     for (int h = 0; h < 2; h++) {

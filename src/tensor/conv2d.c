@@ -156,7 +156,8 @@ static void dense_forward_images(float *out, const float *inp, const float *weig
             struct conv2d_epilogue ep_g;
             if (affine)
                 ep_g = (struct conv2d_epilogue){ep->scale + (size_t)g * cout_g,
-                                                ep->shift + (size_t)g * cout_g, ep->relu, NULL};
+                                                ep->shift + (size_t)g * cout_g, ep->relu, NULL,
+                                                NULL};
             const struct gemm_operand wg =
                 s->groups == 1 ? *w1
                                : (struct gemm_operand){weight + (size_t)g * cout_g * ldw,
@@ -218,6 +219,7 @@ void conv2d_interleaved_forward(float *out, const float *inp, const float *weigh
     check_shape(s);
     assert(conv2d_interleaved_supported(s) && (ep == NULL || ep->moments == NULL));
     if (is_depthwise(s)) {
+        assert(ep == NULL || ep->pool == NULL);
         const int ran = depthwise_interleaved_forward(out, inp, weight, s, scratch, ep);
         assert(ran);
         (void)ran;

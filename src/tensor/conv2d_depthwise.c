@@ -256,7 +256,7 @@ static void planes_range(float *out, const float *inp, const float *weight,
         float *y = out + p * g.oh * g.ow;
         rows_copy(y, (size_t)g.ow, wide, (size_t)g.wq, g.oh, g.ow);
         if (ep && ep->scale) {
-            struct conv2d_epilogue one = {ep->scale + ch, ep->shift + ch, ep->relu, NULL};
+            struct conv2d_epilogue one = {ep->scale + ch, ep->shift + ch, ep->relu, NULL, NULL};
             conv2d_apply_epilogue(y, 1, g.oh * g.ow, &one);
         }
         conv2d_epilogue_moments(ep, y, img, (int)ch, 1, s->cout, g.oh * g.ow);

@@ -363,7 +363,8 @@ SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const
     /* A plane read in place needs no copy into the tile (without a map
      * to apply as it is copied). */
     const int direct = s->in_map == NULL && taps_direct(&g);
-    const struct conv2d_epilogue lane_ep = {affine, affine + LANES, has_affine && ep->relu, NULL};
+    const struct conv2d_epilogue lane_ep = {affine, affine + LANES, has_affine && ep->relu, NULL,
+                                            NULL};
     memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
     for (int c = 0; c < s->cin; c++) {
         for (int t = 0; t < taps; t++)

@@ -94,7 +94,17 @@ block(const int rows, const int nv, const int unit_rows, const int full, int mr,
                 if (ep->relu)
                     acc[i][v] = _mm512_max_ps(acc[i][v], _mm512_setzero_ps());
             }
-            _mm512_mask_storeu_ps(ci + 16 * v, mv, acc[i][v]);
+            if (ep && ep->pool) {
+                /* a pixel of 16 images, added to their sums in double */
+                double *sum = ep->pool + (size_t)i * 16;
+                const __m512 x = acc[i][v];
+                _mm512_storeu_pd(sum, _mm512_add_pd(_mm512_loadu_pd(sum),
+                                                    _mm512_cvtps_pd(_mm512_castps512_ps256(x))));
+                _mm512_storeu_pd(sum + 8, _mm512_add_pd(_mm512_loadu_pd(sum + 8),
+                                                        _mm512_cvtps_pd(simd_high_half(x))));
+            } else {
+                _mm512_mask_storeu_ps(ci + 16 * v, mv, acc[i][v]);
+            }
         }
     }
 }
@@ -132,7 +142,8 @@ static const struct conv2d_epilogue *rows_from(const struct conv2d_epilogue *ep,
 {
     if (ep == NULL)
         return NULL;
-    *buf = (struct conv2d_epilogue){ep->scale + i, ep->shift + i, ep->relu, NULL};
+    *buf = (struct conv2d_epilogue){ep->scale + i, ep->shift + i, ep->relu, NULL,
+                                    ep->pool ? ep->pool + (size_t)i * 16 : NULL};
     return buf;
 }
 
@@ -221,6 +232,7 @@ gemm_avx512(int m, int n, int k, struct gemm_operand a, const float *b, size_t l
     _Static_assert(TAIL == 4, "a case per tail width");
     const int tail = a.row == 1 && n > 16 && n % 16 <= TAIL ? n % 16 : 0;
     const int nb = n - tail;   /* the columns the blocks take */
+    assert(ep == NULL || ep->pool == NULL || (tail == 0 && n % 16 == 0));
     struct conv2d_epilogue rows;
     for (int j = 0, nv; j < nb; j += 16 * nv) {
         const int left = nb - j;
@@ -339,6 +351,7 @@ static void gemm_any(int m, int n, int k, struct gemm_operand a, const float *b,
         return;
     }
 #endif
+    assert(ep == NULL || ep->pool == NULL);
     /* A with unit columns is row-major with rows a.row apart; with unit
      * rows it is the transpose of a row-major matrix with rows a.col apart. */
     const int transposed = a.col != 1;
