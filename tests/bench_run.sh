@@ -40,16 +40,19 @@ for t in $threads; do
 done
 for t in $threads; do
     figure "$builddir/tests/bench_eval" -t "$t" -s "$seconds" "$conf"
-    # PyTorch's candidate evaluation is bimodal across processes (about
-    # 10 s or 21 s at 2 threads here, with millions of page faults from its
-    # allocations either way): three processes, the ratio takes its best.
-    # Ours runs in three processes too, so that both sides' figure is the
-    # best of three (the load of this shared machine drifts by 20-30%
-    # between one minute and the next).
+    # PyTorch's candidate evaluation varies widely across processes (6.5
+    # to 10 s at 2 threads here, bimodal on other hosts, with millions of
+    # page faults from its allocations either way): three processes, the
+    # ratio takes its best. Ours runs in three processes too, so that both
+    # sides' figure is the best of three, the two sides' processes in turn
+    # (the load of this shared machine drifts by 20-30% between one minute
+    # and the next, and neither side should have the quiet minutes alone).
+    torch_figure --threads "$t" --only candidate_eval
     for rep in 2 3; do
         figure "$builddir/tests/bench_eval" -c -t "$t" -s "$seconds" "$conf"
+        torch_figure --threads "$t" --only candidate_eval
     done
-    for b in candidate_eval candidate_eval candidate_eval forward256 latency1; do
+    for b in forward256 latency1; do
         torch_figure --threads "$t" --only "$b"
     done
 done
