@@ -96,8 +96,9 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
 
 /* Images interleaved 16 at a time: tensors (C, H, W, 16), each pixel of a
  * channel a vector of the 16 images' values (evaluation's layout for
- * whole groups of images: src/supernet/forward.c). Every lane gets the bits that
- * conv2d_forward_ep gives its image. Runs on the calling thread only.
+ * whole groups of images: src/supernet/forward.c). Every lane gets the
+ * bits that conv2d_forward_ep gives its image. Runs on the calling thread
+ * only.
  * supported: whether the CPU and the shape allow it (AVX-512; depthwise,
  * or ungrouped); scratch: conv2d_interleaved_scratch_floats(s) floats.
  * s->n and s->in_image are not read: the input is (cin, H, W, 16). */

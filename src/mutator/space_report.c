@@ -92,7 +92,7 @@ void memory_report(const struct supernet *sn, int train_batch, int eval_batch, F
             mib(f.buffers));
     fprintf(out, "  training batch of %d: activations %.1f MiB, their gradients %.1f MiB\n",
             train_batch, mib(train), mib((size_t)train_batch * f.grad_per_image));
-    /* forward.c: one buffer serves training, calibration and evaluation */
+    /* activations.c: one buffer serves training, calibration and evaluation */
     fprintf(out, "  calibration batch of %d: activations %.1f MiB%s\n", eval_batch, mib(calib),
             calib <= train ? ", inside the training activations" : "");
     fprintf(out, "  evaluation, any batch: activations %.1f MiB (chunks of images, per thread)\n",
