@@ -81,12 +81,12 @@ struct conv2d_epilogue {
     const float *scale, *shift;   /* (cout), or NULL: no affine map */
     int relu;
     double *moments;              /* (N, cout, 2), or NULL */
-    double *pool;                 /* interleaved dense only: (cout, 16),
-                                     each image's sum of its output planes
-                                     in pixel order, in double, added to;
-                                     nothing is stored (the global pool
-                                     that is the output's only reader); or
-                                     NULL */
+    double *pool;                 /* interleaved dense only, with scale:
+                                     (cout, 16), each image's sum of its
+                                     output planes in pixel order, in
+                                     double, added to; nothing is stored
+                                     (the global pool that is the output's
+                                     only reader); or NULL */
 };
 
 /* conv2d_forward, then the epilogue (which may be NULL). */

@@ -13,6 +13,10 @@ void global_avgpool_forward(float *out, const float *inp, int n, int c, int hw);
  * global_avgpool_forward. */
 void global_avgpool_interleaved(float *out, const float *inp, int c, int hw, int lanes);
 
+/* Its last step for one channel: out[l * c] = the mean of image l's plane
+ * of hw pixels from its sum (in pixel order, in double), l < lanes. */
+void global_avgpool_lane_means(float *out, const double *sum, int c, int hw, int lanes);
+
 /* dinp (N, C, HW) += dout (N, C) / HW. */
 void global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw);
 

@@ -26,7 +26,7 @@ torch_figure() {
     if [ "$torch" = yes ]; then
         figure "$python" "$srcdir/tests/reference/bench_torch.py" "$@" --seconds "$seconds"
     else
-        echo '{"bench": "'"$3"'", "side": "pytorch", "skipped": "python3-torch not installed"}'
+        echo '{"bench": "'"$4"'", "side": "pytorch", "skipped": "python3-torch not installed"}'
     fi
 }
 

@@ -475,7 +475,7 @@ static void check_eval_chunks(const char *text, const struct arch *a)
     /* An evaluation batch past the calibration's room (evaluate_arch's
      * top-1): the batch twice over, the same bits twice. */
     assert_int_equal(supernet_reserve_eval_forward(sn, 2 * n, &err), MTD_OK);
-    float *twice = random_floats(2 * (size_t)n * image, 1, 1.0f);
+    float *twice = floats_alloc(2 * (size_t)n * image);
     memcpy(twice, inp, (size_t)n * image * sizeof(float));
     memcpy(twice + (size_t)n * image, inp, (size_t)n * image * sizeof(float));
     const float *both = supernet_forward(sn, twice, 2 * n, FORWARD_EVAL);
@@ -505,6 +505,16 @@ static const char *const spos_small_space =
     "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; } );\n"
     "  last = { channels = 64; }; };\n";
 
+/* Two stride-2 stages on 4 x 4 images: the last convolution's planes are
+ * 1 x 1. */
+static const char *const one_pixel_space =
+    "supernet = { input = { channels = 1; height = 4; width = 4; }; classes = 3;\n"
+    "  stem = { channels = 4; kernel = 3; stride = 1; };\n"
+    "  stages = (\n"
+    "    { blocks = 1; channels = 8; stride = 2; ops = [\"shuffle_3x3\"]; },\n"
+    "    { blocks = 1; channels = 16; stride = 2; ops = [\"shuffle_xception\"]; } );\n"
+    "  last = { channels = 24; }; };\n";
+
 static void test_eval_chunks(void **state)
 {
     (void)state;
@@ -530,6 +540,13 @@ static void test_eval_chunks(void **state)
             a.op[c] = (c + k) % 4;
         check_eval_chunks(spos_small_space, &a);
     }
+    /* A last map of one pixel, whose plane has no room for the pool's
+     * sums: the pool is not taken in the epilogue (forward.c), and the
+     * bits are still NCHW's. */
+    sn = build(one_pixel_space, 1, &def);
+    supernet_arch_max(sn, &a);
+    supernet_free(sn);
+    check_eval_chunks(one_pixel_space, &a);
 }
 
 static void test_extract_shuffle(void **state)

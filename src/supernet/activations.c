@@ -10,7 +10,7 @@
 #include "parallel.h"
 
 /* Room for the scale and shift of the widest BN (one-row parameters). */
-size_t fold_floats(const struct supernet *sn)
+static size_t fold_floats(const struct supernet *sn)
 {
     size_t most = 0;
     for (int p = 0; p < sn->nparams; p++)

@@ -5,7 +5,6 @@
 #include <assert.h>
 #include <string.h>
 
-#include "activation.h"
 #include "alloc.h"
 #include "cell_run.h"
 #include "channel.h"

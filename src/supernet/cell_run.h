@@ -1,7 +1,7 @@
 /*
  * cell_run.h - running one cell of the supernet's current arch, shared by
- * the files that do it (forward.c, node_forward.c, backward.c, fusion.c,
- * activations.c, calibration.c) and by nothing else.
+ * the files that do it (cell_run.c, forward.c, node_forward.c, backward.c,
+ * fusion.c, activations.c, calibration.c) and by nothing else.
  *
  * Activations: in training, slot s of op o of cell c, for a batch of n,
  * lives at n * (cell offset + slot offset) in the activation arena, where
@@ -172,7 +172,6 @@ struct conv2d_shape cell_conv_shape(const struct cell_run *r, const struct node 
  * turns every one off. */
 int slot_readers(const struct op_graph *g, int s);
 int concat_shuffle_fused(const struct supernet *sn, const struct op_graph *g, int i);
-int split_read_through(const struct op_graph *g, int i);
 int split_first_skipped(const struct supernet *sn, const struct op_graph *g, int j);
 int split_second_read_through(const struct supernet *sn, const struct op_graph *g, int s,
                               enum forward_mode mode);
@@ -201,9 +200,6 @@ void conv_bn_pool_eval(struct supernet *sn, struct cell_run *r, int i, float *po
 void conv_bn_train(struct supernet *sn, struct cell_run *r, const struct node *conv,
                    const struct node *bn, enum forward_mode mode);
 void concat_shuffle_forward_run(const struct cell_run *r, int i);
-
-/* Room for the scale and shift of the widest BN (activations.c). */
-size_t fold_floats(const struct supernet *sn);
 
 /* The scratch and fold of thread t (activations.c). */
 void thread_buffers(const struct supernet *sn, int t, float **scratch, float **fold);

@@ -49,22 +49,31 @@ static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forwa
     return slot(r, r->g->out);
 }
 
-/* Forward of cell c on x (n images): training in the cell's own region
- * (kept for backward), otherwise in whichever of the two regions at
- * `arena` x is not in; scratch and fold are the running thread's. *lanes:
- * the layout x is in (and then the cell's output is in: run_cell). */
+/* r for cell c on x (n images, in the layout of `lanes`): training in
+ * the cell's own region (kept for backward), otherwise in whichever of
+ * the two regions at `arena` x is not in; scratch and fold are the
+ * running thread's. */
+static void cell_run_on(struct cell_run *r, struct supernet *sn, int c, const float *x, int n,
+                        enum forward_mode mode, float *arena, float *scratch, float *fold,
+                        int lanes)
+{
+    cell_run_init(r, sn, c, n);
+    if (mode != FORWARD_TRAIN)
+        r->base = region(sn, arena, in_region0(sn, arena, x, n), n);
+    r->input = x;
+    r->scratch = scratch;
+    r->fold = fold;
+    r->lanes = lanes;
+}
+
+/* Forward of cell c on x (cell_run_on); *lanes: the layout x is in, and
+ * then the cell's output is in (run_cell). */
 static const float *forward_cell(struct supernet *sn, int c, const float *x, int n,
                                  enum forward_mode mode, float *arena, float *scratch,
                                  float *fold, int *lanes)
 {
     struct cell_run r;
-    cell_run_init(&r, sn, c, n);
-    if (mode != FORWARD_TRAIN)
-        r.base = region(sn, arena, in_region0(sn, arena, x, n), n);
-    r.input = x;
-    r.scratch = scratch;
-    r.fold = fold;
-    r.lanes = *lanes;
+    cell_run_on(&r, sn, c, x, n, mode, arena, scratch, fold, *lanes);
     const float *y = run_cell(sn, &r, mode);
     *lanes = r.lanes;
     return y;
@@ -74,7 +83,9 @@ static const float *forward_cell(struct supernet *sn, int c, const float *x, int
  * and BN (its last two nodes) and read only by the global pool that opens
  * cell c + 1 (the last cell and the head): the pool is then taken in the
  * convolution's epilogue (conv_bn_pool_eval), and that output, the
- * network's widest, is never stored nor read back. */
+ * network's widest, is never stored nor read back. Its slot holds the
+ * pool's sums instead, two floats' room a channel and image: planes of
+ * one pixel are left to the pool. */
 static int pool_opens_next(const struct supernet *sn, int c, int lanes)
 {
     if (lanes == 1 || sn->no_fusion || c + 1 >= sn->ncells)
@@ -82,7 +93,8 @@ static int pool_opens_next(const struct supernet *sn, int c, int lanes)
     const struct op_graph *g = &sn->cells[c].ops[sn->arch.op[c]];
     const struct op_graph *h = &sn->cells[c + 1].ops[sn->arch.op[c + 1]];
     const int i = g->nnodes - 2;
-    return i >= 0 && conv_bn_fusable(g, i) && !g->nodes[i].depthwise &&
+    const struct slot *out = &g->slots[g->out];
+    return i >= 0 && out->h * out->w >= 2 && conv_bn_fusable(g, i) && !g->nodes[i].depthwise &&
            g->nodes[i + 1].dst == g->out && h->nnodes >= 1 && h->nodes[0].kind == NODE_POOL &&
            h->nodes[0].src == 0 && slot_readers(h, 0) == 1;
 }
@@ -95,19 +107,10 @@ static const float *forward_pooled(struct supernet *sn, int c, const float *x, i
                                    float *arena, float *scratch, float *fold)
 {
     struct cell_run r, h;
-    cell_run_init(&r, sn, c, n);
-    r.base = region(sn, arena, in_region0(sn, arena, x, n), n);
-    r.input = x;
-    r.scratch = scratch;
-    r.fold = fold;
-    r.lanes = CONV2D_INTERLEAVED;
+    cell_run_on(&r, sn, c, x, n, FORWARD_EVAL, arena, scratch, fold, CONV2D_INTERLEAVED);
     run_nodes(sn, &r, 0, r.g->nnodes - 2, FORWARD_EVAL);
     const float *y = slot(&r, r.g->out);   /* never written but by the pool's sums */
-    cell_run_init(&h, sn, c + 1, n);
-    h.base = region(sn, arena, in_region0(sn, arena, y, n), n);
-    h.input = y;
-    h.scratch = scratch;
-    h.fold = fold;
+    cell_run_on(&h, sn, c + 1, y, n, FORWARD_EVAL, arena, scratch, fold, 1);
     conv_bn_pool_eval(sn, &r, r.g->nnodes - 2, slot_mut(&h, h.g->nodes[0].dst));
     run_nodes(sn, &h, 1, h.g->nnodes, FORWARD_EVAL);
     return slot(&h, h.g->out);

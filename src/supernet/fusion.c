@@ -34,7 +34,7 @@ int concat_shuffle_fused(const struct supernet *sn, const struct op_graph *g, in
 }
 
 /* The SPLIT whose first output the fused concat i reads in place, or -1. */
-int split_read_through(const struct op_graph *g, int i)
+static int split_read_through(const struct op_graph *g, int i)
 {
     const struct node *cat = &g->nodes[i];
     for (int j = 0; j < i; j++) {

@@ -140,7 +140,7 @@ static void conv_rows_run(const struct supernet *sn, const struct cell_run *r,
     const float *weight = sn->weights + w->offset + (size_t)row0 * (size_t)w->cols;
     struct conv2d_epilogue rows_ep;
     if (row0 > 0) {
-        assert(ep != NULL && ep->scale != NULL && ep->moments == NULL);
+        assert(ep != NULL && ep->scale != NULL && ep->moments == NULL && ep->pool == NULL);
         rows_ep = (struct conv2d_epilogue){ep->scale + row0, ep->shift + row0, ep->relu, NULL,
                                            NULL};
         ep = &rows_ep;
@@ -267,16 +267,16 @@ void conv_bn_pool_eval(struct supernet *sn, struct cell_run *r, int i, float *po
     const struct node *conv = &r->g->nodes[i], *bn = &r->g->nodes[i + 1];
     assert(run_images(r) == 1 && r->lanes == CONV2D_INTERLEAVED && !conv->depthwise);
     const int c = slot_channels(r, bn->dst), hw = (int)slot_hw(r, bn->dst);
+    assert(hw * sizeof(float) >= sizeof(double));   /* room for the sums */
     /* The sums where the BN's output would be: nothing else reads it. */
     double *sums = (double *)slot_mut(r, bn->dst);
     memset(sums, 0, (size_t)c * CONV2D_INTERLEAVED * sizeof *sums);
     struct conv2d_epilogue ep = bn_fold(sn, r, conv, bn);
     ep.pool = sums;
     conv_forward_run(sn, r, conv, slot_mut(r, bn->dst), FORWARD_EVAL, &ep);
-    /* As global_avgpool_interleaved ends */
     for (int ch = 0; ch < c; ch++)
-        for (int l = 0; l < CONV2D_INTERLEAVED; l++)
-            pooled[(size_t)l * c + ch] = (float)(sums[(size_t)ch * CONV2D_INTERLEAVED + l] / hw);
+        global_avgpool_lane_means(pooled + ch, sums + (size_t)ch * CONV2D_INTERLEAVED, c, hw,
+                                  CONV2D_INTERLEAVED);
 }
 
 void conv_bn_eval(struct supernet *sn, struct cell_run *r, const struct node *conv,

@@ -174,6 +174,7 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
                        const struct conv2d_epilogue *ep)
 {
     check_shape(s);
+    assert(ep == NULL || ep->pool == NULL);   /* interleaved only */
     if (is_depthwise(s)) {
         conv2d_depthwise_forward(out, inp, weight, s, scratch, ep);
         return;
@@ -218,6 +219,7 @@ void conv2d_interleaved_forward(float *out, const float *inp, const float *weigh
 {
     check_shape(s);
     assert(conv2d_interleaved_supported(s) && (ep == NULL || ep->moments == NULL));
+    assert(ep == NULL || ep->pool == NULL || ep->scale != NULL);
     if (is_depthwise(s)) {
         assert(ep == NULL || ep->pool == NULL);
         const int ran = depthwise_interleaved_forward(out, inp, weight, s, scratch, ep);

@@ -365,7 +365,8 @@ SIMD_AVX512 static void interleaved_channels(float *out, const float *inp, const
     const int direct = s->in_map == NULL && taps_direct(&g);
     const struct conv2d_epilogue lane_ep = {affine, affine + LANES, has_affine && ep->relu, NULL,
                                             NULL};
-    memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
+    if (!direct)
+        memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
     for (int c = 0; c < s->cin; c++) {
         for (int t = 0; t < taps; t++)
             _mm512_storeu_ps(wt + (size_t)t * LANES, _mm512_set1_ps(weight[(size_t)c * ldw + t]));

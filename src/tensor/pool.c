@@ -57,9 +57,14 @@ void global_avgpool_interleaved(float *out, const float *inp, int c, int hw, int
         for (int i = 0; i < hw; i++)
             for (int l = 0; l < lanes; l++)
                 sum[l] += (double)x[(size_t)i * lanes + l];
-        for (int l = 0; l < lanes; l++)
-            out[(size_t)l * c + ch] = (float)(sum[l] / hw);
+        global_avgpool_lane_means(out + ch, sum, c, hw, lanes);
     }
+}
+
+void global_avgpool_lane_means(float *out, const double *sum, int c, int hw, int lanes)
+{
+    for (int l = 0; l < lanes; l++)
+        out[(size_t)l * c] = (float)(sum[l] / hw);
 }
 
 void global_avgpool_backward(float *dinp, const float *dout, int n, int c, int hw)
