@@ -105,8 +105,8 @@ double train_lr(const struct train_config *cfg, long step, long total, long warm
  * the running statistics as they are, e.g. those of an exported model),
  * in batches of `batch` images; top-1 runs in larger ones when they fit
  * in 8 MiB of input (2,048 28 x 28 images; the same accuracy whatever the
- * batch: an image's logits do not depend on it). MTD_STOPPED when *stop (may be NULL) becomes nonzero between
- * batches. */
+ * batch: an image's logits do not depend on it). MTD_STOPPED when *stop
+ * (may be NULL) becomes nonzero between batches. */
 enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               const struct data_split *calib, const struct data_split *eval,
                               int batch, const volatile sig_atomic_t *stop, double *accuracy,

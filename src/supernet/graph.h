@@ -110,9 +110,9 @@ struct supernet {
                                          as stats */
     long *calib_count;                /* indexed by node.stat */
 
-    /* Activations (activations.c, cell_run.h). Training keeps every slot of every cell
-     * for backward: cell regions one after the other (act_per_image floats
-     * per image). Evaluation and calibration keep only a cell's input and
+    /* Activations (activations.c, cell_run.h). Training keeps every slot
+     * of every cell for backward: cell regions one after the other
+     * (act_per_image floats per image). Evaluation and calibration keep only a cell's input and
      * its own slots, and backward only the gradients of the cell it is in
      * and of that cell's input: two regions of the largest cell, used in
      * turn. One activation buffer serves both layouts. */
