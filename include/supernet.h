@@ -217,6 +217,42 @@ size_t supernet_buffers_size(const struct supernet *sn);
  * for networks built from the same space, different otherwise. */
 uint64_t supernet_fingerprint(const struct supernet *sn);
 
+/* --- Groups: archs scored together (group.c) ---------------------------- */
+
+/* The most archs in a group. */
+enum { SUPERNET_GROUP_MAX = 16 };
+
+/* The leading cells two archs run alike (same op, widths, BN set and
+ * layouts), at most all but the last: the work a group of them shares. */
+int supernet_shared_cells(const struct supernet *sn, const struct arch *a, const struct arch *b);
+
+/* A group of archs[0, k) (each checked; k <= SUPERNET_GROUP_MAX) sharing
+ * their first `shared` cells (no more than supernet_shared_cells of
+ * archs[0] and each), for evaluation batches of up to cap images. The
+ * supernet must have room for the calibration and evaluation batches
+ * (supernet_reserve_eval). */
+struct supernet_group;
+enum mtd_status supernet_group_create(struct supernet *sn, const struct arch *archs, int k,
+                                      int shared, int cap, struct supernet_group **out,
+                                      struct mtd_error *err);
+void supernet_group_free(struct supernet_group *g);
+int supernet_group_shared(const struct supernet_group *g);
+
+/* BN recalibration of every member, as supernet_calib_begin, FORWARD_CALIB
+ * batches and supernet_calib_finish would do for each alone: the same
+ * statistics, bit for bit, kept in the group. finish leaves the supernet
+ * at the last member's arch and statistics, as its own calibration would. */
+void supernet_group_calib_begin(struct supernet *sn, struct supernet_group *g);
+void supernet_group_calib(struct supernet *sn, struct supernet_group *g, const float *images,
+                          int n);
+void supernet_group_calib_finish(struct supernet *sn, struct supernet_group *g);
+
+/* Evaluation-mode forward of every member on n <= cap images, with its
+ * own calibrated statistics: member j's logits (n, classes) at the result
+ * + j * n * classes, the bits of its own FORWARD_EVAL. */
+const float *supernet_group_forward(struct supernet *sn, struct supernet_group *g,
+                                    const float *images, int n);
+
 /* --- Counting and extraction ------------------------------------------- */
 
 struct resources {

@@ -112,6 +112,16 @@ enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               int batch, const volatile sig_atomic_t *stop, double *accuracy,
                               struct mtd_error *err);
 
+/* evaluate_arch of each of archs[0, k) (k <= SUPERNET_GROUP_MAX), each
+ * accuracy[j] the one it gives alone, their first `shared` cells (at most
+ * supernet_shared_cells of archs[0] and each) run once per batch; the
+ * supernet is left at the last arch, as evaluate_arch leaves it. */
+enum mtd_status evaluate_archs(struct supernet *sn, const struct data *d,
+                               const struct data_split *calib, const struct data_split *eval,
+                               int batch, const volatile sig_atomic_t *stop,
+                               const struct arch *archs, int k, int shared, double *accuracy,
+                               struct mtd_error *err);
+
 struct trainer;
 
 struct train_progress {

@@ -27,17 +27,7 @@
 
 static struct supernet *build(const char *text, int bn_sets, struct space_def *def)
 {
-    config_t cfg;
-    struct mtd_error err = {0};
-    assert_int_equal(conf_read_string(&cfg, text, "test.conf", &err), MTD_OK);
-    const config_setting_t *sn = config_lookup(&cfg, "supernet");
-    assert_non_null(sn);
-    if (space_def_parse(sn, def, &err) != MTD_OK)
-        fail_msg("%s", err.msg);
-    config_destroy(&cfg);
-    struct supernet *net;
-    assert_int_equal(supernet_create(&net, def, bn_sets, 42, &err), MTD_OK);
-    return net;
+    return test_space_build(text, bn_sets, def);
 }
 
 static void assert_unit(const struct supernet *sn, int u, const char *name, int max, int align)
@@ -491,20 +481,6 @@ static void check_eval_chunks(const char *text, const struct arch *a)
     supernet_free(sn);
 }
 
-/* REFERENCE.md's spos-fmnist at a quarter of its channels and half of its
- * blocks: 28 x 28 images, 14 x 14 and 7 x 7 planes, every kernel size. */
-static const char *const spos_small_space =
-    "supernet = { input = { channels = 1; height = 28; width = 28; }; classes = 10;\n"
-    "  stem = { channels = 8; kernel = 3; stride = 1; };\n"
-    "  stages = (\n"
-    "    { blocks = 2; channels = 12; stride = 2;\n"
-    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; },\n"
-    "    { blocks = 2; channels = 24; stride = 2;\n"
-    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; },\n"
-    "    { blocks = 2; channels = 48; stride = 1;\n"
-    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; } );\n"
-    "  last = { channels = 64; }; };\n";
-
 /* Two stride-2 stages on 4 x 4 images: the last convolution's planes are
  * 1 x 1. */
 static const char *const one_pixel_space =
@@ -532,13 +508,13 @@ static void test_eval_chunks(void **state)
     a.op[2] = 1;
     a.width[2] = (struct unit_width){.channels = 6};   /* a slimmed unit */
     check_eval_chunks(test_shuffle_space, &a);
-    sn = build(spos_small_space, 1, &def);
+    sn = build(test_spos_small_space, 1, &def);
     supernet_arch_max(sn, &a);
     supernet_free(sn);
     for (int k = 0; k < 4; k++) {   /* every op in every block, over the four */
         for (int c = 1; c <= 6; c++)
             a.op[c] = (c + k) % 4;
-        check_eval_chunks(spos_small_space, &a);
+        check_eval_chunks(test_spos_small_space, &a);
     }
     /* A last map of one pixel, whose plane has no room for the pool's
      * sums: the pool is not taken in the epilogue (forward.c), and the

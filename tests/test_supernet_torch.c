@@ -50,17 +50,7 @@ static int has_suffix(const char *s, const char *suffix)
 
 static struct supernet *build(const char *text, struct space_def *def)
 {
-    config_t cfg;
-    struct mtd_error err = {0};
-    assert_int_equal(conf_read_string(&cfg, text, "test.conf", &err), MTD_OK);
-    const config_setting_t *sn = config_lookup(&cfg, "supernet");
-    assert_non_null(sn);
-    if (space_def_parse(sn, def, &err) != MTD_OK)
-        fail_msg("%s", err.msg);
-    config_destroy(&cfg);
-    struct supernet *net;
-    assert_int_equal(supernet_create(&net, def, 1, 42, &err), MTD_OK);
-    return net;
+    return test_space_build(text, 1, def);
 }
 
 /* Gradients pass through BN layers of 27 to 192 values a channel and the

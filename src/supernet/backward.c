@@ -82,7 +82,7 @@ static void concat_shuffle_backward_run(const struct cell_run *r, int i)
 static void bn_backward(struct supernet *sn, const struct cell_run *r, int i)
 {
     const struct node *nd = &r->g->nodes[i];
-    int set = sn->arch.bn_set;
+    int set = r->arch->bn_set;
     struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst),
                          .relu = nd->relu, .overwrite = overwrites(r, i, nd->src)};
     int pg = nd->param + 2 * set;

@@ -24,10 +24,15 @@ enum mtd_status supernet_calib_begin(struct supernet *sn, struct mtd_error *err)
 
 void supernet_calib_finish(struct supernet *sn)
 {
-    int set = sn->arch.bn_set;
+    const struct eval_path own = {&sn->arch, sn->bufvals};
+    calib_finish_path(sn, &own);
+}
+
+void calib_finish_path(struct supernet *sn, const struct eval_path *p)
+{
     for (int c = 0; c < sn->ncells; c++) {
         struct cell_run r;
-        cell_run_init(&r, sn, c, 1);
+        cell_run_init_arch(&r, sn, p->arch, p->bufvals, c, 1);
         for (int i = 0; i < r.g->nnodes; i++) {
             const struct node *nd = &r.g->nodes[i];
             if (nd->kind != NODE_BN || sn->calib_count[nd->stat] == 0)
@@ -35,8 +40,8 @@ void supernet_calib_finish(struct supernet *sn)
             struct bn_calib calib = {.mean = sn->calib_sum + nd->stat,
                                      .m2 = sn->calib_sum + nd->stat + sn->params[nd->param].cols,
                                      .count = sn->calib_count[nd->stat]};
-            batchnorm_calib_finalize(buffer_ptr(sn, nd->buffer + 2 * set),
-                                     buffer_ptr(sn, nd->buffer + 2 * set + 1), &calib,
+            batchnorm_calib_finalize(run_bn_buffer(sn, &r, nd, 0), run_bn_buffer(sn, &r, nd, 1),
+                                     &calib,
                                      slot_channels(&r, nd->dst));
         }
     }

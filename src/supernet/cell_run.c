@@ -6,9 +6,17 @@
 
 void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, int n)
 {
+    cell_run_init_arch(r, sn, &sn->arch, sn->bufvals, c, n);
+}
+
+void cell_run_init_arch(struct cell_run *r, const struct supernet *sn, const struct arch *arch,
+                        float *bufvals, int c, int n)
+{
     r->cell = &sn->cells[c];
-    r->g = &r->cell->ops[sn->arch.op[c]];
-    cell_widths(sn, &sn->arch, c, sn->arch.op[c], &r->in, &r->out, &r->mid);
+    r->g = &r->cell->ops[arch->op[c]];
+    r->arch = arch;
+    r->bufvals = bufvals;
+    cell_widths(sn, arch, c, arch->op[c], &r->in, &r->out, &r->mid);
     r->n = n;
     r->base = sn->act + (size_t)n * r->cell->arena_offset;
     r->dbase = NULL;

@@ -25,6 +25,10 @@
 struct cell_run {
     const struct cell *cell;
     const struct op_graph *g;
+    const struct arch *arch;       /* the arch it runs (the supernet's, or
+                                      a group member's: group.c) */
+    float *bufvals;                /* the BN running statistics it reads
+                                      and calibration writes */
     int in, out, mid;
     int n;
     float *base, *dbase;           /* this cell's region, batch n */
@@ -106,9 +110,11 @@ static inline float *param_ptr(const struct supernet *sn, float *arena, int p)
     return arena + sn->params[p].offset;
 }
 
-static inline float *buffer_ptr(const struct supernet *sn, int b)
+/* Running mean (k = 0) or variance (k = 1) of BN node nd in r's BN set. */
+static inline float *run_bn_buffer(const struct supernet *sn, const struct cell_run *r,
+                                   const struct node *nd, int k)
 {
-    return sn->bufvals + sn->buffers[b].offset;
+    return r->bufvals + sn->buffers[nd->buffer + 2 * r->arch->bn_set + k].offset;
 }
 
 /* Batch mean and var of a BN node (each of its maximum width). */
@@ -153,20 +159,64 @@ static inline int eval_chunk_room(int n)
 }
 
 /* Floats of the evaluation regions of `threads` threads for chunks of
- * `chunk` images: two regions of the largest cell each. Thread t's start
- * at eval_floats(sn, t, chunk). */
+ * `chunk` images: two regions of the largest cell each, then the stash.
+ * Thread t's start at eval_floats(sn, t, chunk). Calibration's are those
+ * of one thread for its whole batch. */
 static inline size_t eval_floats(const struct supernet *sn, int threads, int chunk)
 {
-    return (size_t)threads * 2 * (size_t)chunk * sn->cell_floats_max;
+    return (size_t)threads * (size_t)chunk * (2 * sn->cell_floats_max + sn->out_floats_max);
+}
+
+/* The stash after the two regions at `arena` (batch n): where a group's
+ * shared cells leave their output while each member runs on (group.c). */
+static inline float *stash(const struct supernet *sn, float *arena, int n)
+{
+    return region(sn, arena, 2, n);
 }
 
 /* r for cell c of the current arch, batch n: training's own region,
  * NCHW, thread 0's scratch and fold (cell_run.c). */
 void cell_run_init(struct cell_run *r, const struct supernet *sn, int c, int n);
 
+/* The same for cell c of `arch` reading the BN statistics at bufvals. */
+void cell_run_init_arch(struct cell_run *r, const struct supernet *sn, const struct arch *arch,
+                        float *bufvals, int c, int n);
+
 /* The shape of convolution node nd with weight w under r's widths. */
 struct conv2d_shape cell_conv_shape(const struct cell_run *r, const struct node *nd,
                                     const struct param_info *w);
+
+/* What an evaluation forward runs: an arch, and the BN running
+ * statistics it reads (the supernet's own, or a group member's). */
+struct eval_path {
+    const struct arch *arch;
+    float *bufvals;
+};
+
+/* Evaluation of images [0, n) of inp under each of paths[0, k), their
+ * first `shared` cells the same in all (ignored when k is 1): those run
+ * once per chunk. Path j's logits at logits + j * stride (forward.c). */
+void forward_eval_paths(struct supernet *sn, const struct eval_path *paths, int k, int shared,
+                        const float *inp, int n, float *logits, size_t stride);
+
+/* A calibration batch of n images through cells [first, end) of p's arch
+ * (the current one: BN accumulators are the supernet's): x is the batch's
+ * images when first is 0 (interleaved here when the arch allows), else
+ * cell first's input in the layout *lanes says; its output, whose layout
+ * *lanes then says (forward.c). */
+const float *forward_calib_cells(struct supernet *sn, const struct eval_path *p, const float *x,
+                                 int n, int first, int end, int *lanes);
+
+/* The exact averages of the calibration accumulators written to the
+ * running statistics of p's arch at p's bufvals (calibration.c). */
+void calib_finish_path(struct supernet *sn, const struct eval_path *p);
+
+/* The floats of cell c's output under arch for a batch of rows. */
+size_t cell_output_floats(const struct supernet *sn, const struct arch *arch, int c, int rows);
+
+/* Whether arch evaluates interleaved, plus whether it calibrates so: two
+ * archs with the same layouts can share cells. */
+int forward_layouts(const struct supernet *sn, const struct arch *arch);
 
 /* Fusions decided at run time (fusion.c); supernet_set_fusion(sn, 0)
  * turns every one off. */

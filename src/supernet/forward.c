@@ -49,15 +49,15 @@ static const float *run_cell(struct supernet *sn, struct cell_run *r, enum forwa
     return slot(r, r->g->out);
 }
 
-/* r for cell c on x (n images, in the layout of `lanes`): training in
- * the cell's own region (kept for backward), otherwise in whichever of
- * the two regions at `arena` x is not in; scratch and fold are the
- * running thread's. */
-static void cell_run_on(struct cell_run *r, struct supernet *sn, int c, const float *x, int n,
-                        enum forward_mode mode, float *arena, float *scratch, float *fold,
-                        int lanes)
+/* r for cell c of p's arch on x (n images, in the layout of `lanes`):
+ * training in the cell's own region (kept for backward), otherwise in
+ * whichever of the two regions at `arena` x is not in; scratch and fold
+ * are the running thread's. */
+static void cell_run_on(struct cell_run *r, struct supernet *sn, const struct eval_path *p,
+                        int c, const float *x, int n, enum forward_mode mode, float *arena,
+                        float *scratch, float *fold, int lanes)
 {
-    cell_run_init(r, sn, c, n);
+    cell_run_init_arch(r, sn, p->arch, p->bufvals, c, n);
     if (mode != FORWARD_TRAIN)
         r->base = region(sn, arena, in_region0(sn, arena, x, n), n);
     r->input = x;
@@ -68,12 +68,12 @@ static void cell_run_on(struct cell_run *r, struct supernet *sn, int c, const fl
 
 /* Forward of cell c on x (cell_run_on); *lanes: the layout x is in, and
  * then the cell's output is in (run_cell). */
-static const float *forward_cell(struct supernet *sn, int c, const float *x, int n,
-                                 enum forward_mode mode, float *arena, float *scratch,
-                                 float *fold, int *lanes)
+static const float *forward_cell(struct supernet *sn, const struct eval_path *p, int c,
+                                 const float *x, int n, enum forward_mode mode, float *arena,
+                                 float *scratch, float *fold, int *lanes)
 {
     struct cell_run r;
-    cell_run_on(&r, sn, c, x, n, mode, arena, scratch, fold, *lanes);
+    cell_run_on(&r, sn, p, c, x, n, mode, arena, scratch, fold, *lanes);
     const float *y = run_cell(sn, &r, mode);
     *lanes = r.lanes;
     return y;
@@ -86,12 +86,12 @@ static const float *forward_cell(struct supernet *sn, int c, const float *x, int
  * network's widest, is never stored nor read back. Its slot holds the
  * pool's sums instead, two floats' room a channel and image: planes of
  * one pixel are left to the pool. */
-static int pool_opens_next(const struct supernet *sn, int c, int lanes)
+static int pool_opens_next(const struct supernet *sn, const struct arch *arch, int c, int lanes)
 {
     if (lanes == 1 || sn->no_fusion || c + 1 >= sn->ncells)
         return 0;
-    const struct op_graph *g = &sn->cells[c].ops[sn->arch.op[c]];
-    const struct op_graph *h = &sn->cells[c + 1].ops[sn->arch.op[c + 1]];
+    const struct op_graph *g = &sn->cells[c].ops[arch->op[c]];
+    const struct op_graph *h = &sn->cells[c + 1].ops[arch->op[c + 1]];
     const int i = g->nnodes - 2;
     const struct slot *out = &g->slots[g->out];
     return i >= 0 && out->h * out->w >= 2 && conv_bn_fusable(g, i) && !g->nodes[i].depthwise &&
@@ -103,37 +103,64 @@ static int pool_opens_next(const struct supernet *sn, int c, int lanes)
  * c but its last two nodes, those two into cell c + 1's pool output, then
  * the rest of cell c + 1, NCHW; its output. The regions are those
  * forward_cell would take. */
-static const float *forward_pooled(struct supernet *sn, int c, const float *x, int n,
-                                   float *arena, float *scratch, float *fold)
+static const float *forward_pooled(struct supernet *sn, const struct eval_path *p, int c,
+                                   const float *x, int n, float *arena, float *scratch,
+                                   float *fold)
 {
     struct cell_run r, h;
-    cell_run_on(&r, sn, c, x, n, FORWARD_EVAL, arena, scratch, fold, CONV2D_INTERLEAVED);
+    cell_run_on(&r, sn, p, c, x, n, FORWARD_EVAL, arena, scratch, fold, CONV2D_INTERLEAVED);
     run_nodes(sn, &r, 0, r.g->nnodes - 2, FORWARD_EVAL);
     const float *y = slot(&r, r.g->out);   /* never written but by the pool's sums */
-    cell_run_on(&h, sn, c + 1, y, n, FORWARD_EVAL, arena, scratch, fold, 1);
+    cell_run_on(&h, sn, p, c + 1, y, n, FORWARD_EVAL, arena, scratch, fold, 1);
     conv_bn_pool_eval(sn, &r, r.g->nnodes - 2, slot_mut(&h, h.g->nodes[0].dst));
     run_nodes(sn, &h, 1, h.g->nnodes, FORWARD_EVAL);
     return slot(&h, h.g->out);
+}
+
+/* Cells [first, end) of p's arch on x in evaluation or calibration, in
+ * the two regions at `arena` (a pool taken in the convolution before it
+ * when both cells are in the range); *lanes as forward_cell. */
+static const float *run_cells(struct supernet *sn, const struct eval_path *p, int first, int end,
+                              const float *x, int n, enum forward_mode mode, float *arena,
+                              float *scratch, float *fold, int *lanes)
+{
+    for (int c = first; c < end; c++) {
+        if (mode == FORWARD_EVAL && c + 1 < end && pool_opens_next(sn, p->arch, c, *lanes)) {
+            x = forward_pooled(sn, p, c, x, n, arena, scratch, fold);
+            *lanes = 1;
+            c++;
+            continue;
+        }
+        x = forward_cell(sn, p, c, x, n, mode, arena, scratch, fold, lanes);
+    }
+    return x;
+}
+
+/* The path of the supernet's own arch and statistics. */
+static struct eval_path own_path(struct supernet *sn)
+{
+    return (struct eval_path){&sn->arch, sn->bufvals};
 }
 
 const float *cell_forward(struct supernet *sn, int c, const float *x, int n,
                           enum forward_mode mode)
 {
     int lanes = 1;
-    return forward_cell(sn, c, x, n, mode, sn->act, sn->scratch, sn->fold, &lanes);
+    const struct eval_path p = own_path(sn);
+    return forward_cell(sn, &p, c, x, n, mode, sn->act, sn->scratch, sn->fold, &lanes);
 }
 
-/* Whether the current arch can be evaluated interleaved: every
- * convolution before the global pool can (conv2d_interleaved_supported),
- * and there is a pool, after which the rest runs NCHW. Off with the
- * fusions (supernet_set_fusion), so that tests compare the two layouts. */
-static int interleaved_eval(const struct supernet *sn)
+/* Whether arch can be evaluated interleaved: every convolution before
+ * the global pool can (conv2d_interleaved_supported), and there is a
+ * pool, after which the rest runs NCHW. Off with the fusions
+ * (supernet_set_fusion), so that tests compare the two layouts. */
+static int interleaved_eval(const struct supernet *sn, const struct arch *arch)
 {
     if (sn->no_fusion)
         return 0;
     for (int c = 0; c < sn->ncells; c++) {
         struct cell_run r;
-        cell_run_init(&r, sn, c, CONV2D_INTERLEAVED);
+        cell_run_init_arch(&r, sn, arch, sn->bufvals, c, CONV2D_INTERLEAVED);
         for (int i = 0; i < r.g->nnodes; i++) {
             const struct node *nd = &r.g->nodes[i];
             if (nd->kind == NODE_POOL)
@@ -150,15 +177,15 @@ static int interleaved_eval(const struct supernet *sn)
     return 0;
 }
 
-/* Whether a calibration batch can run interleaved: the evaluation can,
- * and every BN takes its moments from the convolution before it (the
+/* Whether a calibration batch of arch can run interleaved: the evaluation
+ * can, and every BN takes its moments from the convolution before it (the
  * interleaved planes' moments are taken there: conv_forward_run). */
-static int interleaved_calib(const struct supernet *sn)
+static int interleaved_calib(const struct supernet *sn, const struct arch *arch)
 {
-    if (!interleaved_eval(sn))
+    if (!interleaved_eval(sn, arch))
         return 0;
     for (int c = 0; c < sn->ncells; c++) {
-        const struct op_graph *g = &sn->cells[c].ops[sn->arch.op[c]];
+        const struct op_graph *g = &sn->cells[c].ops[arch->op[c]];
         for (int i = 0; i < g->nnodes; i++) {
             if (g->nodes[i].kind == NODE_POOL)
                 return 1;
@@ -167,6 +194,11 @@ static int interleaved_calib(const struct supernet *sn)
         }
     }
     return 1;
+}
+
+int forward_layouts(const struct supernet *sn, const struct arch *arch)
+{
+    return interleaved_eval(sn, arch) + interleaved_calib(sn, arch);
 }
 
 /* x = images [0, n) of inp (n, C, H, W), whose images are `image` floats
@@ -185,68 +217,123 @@ static void interleave_images(float *x, const float *inp, int n, size_t image)
     }
 }
 
-/* The logits of images [first, first + m) of inp, a chunk on the calling
- * thread's regions and scratch: interleaved when `interleaved` (m <=
- * CONV2D_INTERLEAVED), NCHW otherwise; into sn->logits. */
-static void forward_chunk(struct supernet *sn, const float *inp, int first, int m,
-                          int interleaved, int room)
+size_t cell_output_floats(const struct supernet *sn, const struct arch *arch, int c, int rows)
+{
+    struct cell_run r;
+    cell_run_init_arch(&r, sn, arch, sn->bufvals, c, rows);
+    return (size_t)rows * (size_t)slot_channels(&r, r.g->out) * slot_hw(&r, r.g->out);
+}
+
+/* Images [first, first + m) of inp as a chunk takes them: interleaved
+ * in the second region at `arena` when `interleaved` (where the first
+ * cell will not write), else in place; *n, *lanes: its rows and layout. */
+static const float *chunk_input(const struct supernet *sn, float *arena, const float *inp,
+                                int first, int m, int interleaved, int *n, int *lanes)
+{
+    const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
+    const float *x = inp + (size_t)first * image;
+    *n = m;
+    *lanes = 1;
+    if (!interleaved)
+        return x;
+    float *il = region(sn, arena, 1, CONV2D_INTERLEAVED);
+    interleave_images(il, x, m, image);
+    *n = *lanes = CONV2D_INTERLEAVED;
+    return il;
+}
+
+/* The logits of images [first, first + m) of inp under each of paths[0,
+ * k), a chunk on the calling thread's regions and scratch: interleaved
+ * when `interleaved` (m <= CONV2D_INTERLEAVED), NCHW otherwise; path j's
+ * into logits + j * stride. The first `shared` cells (the same in every
+ * path) run once, their output kept in the stash while each path runs the
+ * rest from it. */
+static void forward_chunk(struct supernet *sn, const struct eval_path *paths, int k, int shared,
+                          const float *inp, int first, int m, int interleaved, int room,
+                          float *logits, size_t stride)
 {
     const int t = omp_get_thread_num();
-    const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
     float *arena = sn->act + eval_floats(sn, t, room);
     float *scratch, *fold;
     thread_buffers(sn, t, &scratch, &fold);
-    const float *x = inp + (size_t)first * image;
     int n = m, lanes = 1;
-    if (interleaved) {
-        /* In the second region, where the first cell will not write. */
-        float *il = region(sn, arena, 1, CONV2D_INTERLEAVED);
-        interleave_images(il, x, m, image);
-        x = il;
-        n = lanes = CONV2D_INTERLEAVED;
+    const float *x = NULL;
+    if (k > 1 && shared > 0) {
+        x = chunk_input(sn, arena, inp, first, m, interleaved, &n, &lanes);
+        x = run_cells(sn, &paths[0], 0, shared, x, n, FORWARD_EVAL, arena, scratch, fold, &lanes);
+        float *kept = stash(sn, arena, room);
+        memcpy(kept, x, cell_output_floats(sn, paths[0].arch, shared - 1, n) * sizeof(float));
+        x = kept;
+    } else {
+        shared = 0;
     }
-    for (int c = 0; c < sn->ncells; c++) {
-        if (pool_opens_next(sn, c, lanes)) {
-            x = forward_pooled(sn, c, x, n, arena, scratch, fold);
-            lanes = 1;
-            c++;
-            continue;
-        }
-        x = forward_cell(sn, c, x, n, FORWARD_EVAL, arena, scratch, fold, &lanes);
+    const size_t classes = (size_t)sn->def.classes;
+    for (int j = 0; j < k; j++) {
+        int l = lanes;
+        const float *y = shared > 0 ? x : chunk_input(sn, arena, inp, first, m, interleaved, &n, &l);
+        y = run_cells(sn, &paths[j], shared, sn->ncells, y, n, FORWARD_EVAL, arena, scratch,
+                      fold, &l);
+        assert(l == 1);
+        memcpy(logits + j * stride + (size_t)first * classes, y, (size_t)m * classes * sizeof(float));
     }
-    assert(lanes == 1);
-    memcpy(sn->logits + (size_t)first * sn->def.classes, x,
-           (size_t)m * sn->def.classes * sizeof(float));
 }
 
-/* Evaluation in chunks: whole groups of CONV2D_INTERLEAVED images
- * interleaved (when the arch allows), the rest in chunks of EVAL_CHUNK;
- * each thread takes whole chunks through every cell in its own pair of
- * regions, then copies the chunk's logits out. A batch of one NCHW chunk
- * runs with the ops' own parallelism instead. */
-static const float *forward_eval(struct supernet *sn, const float *inp, int n)
+void forward_eval_paths(struct supernet *sn, const struct eval_path *paths, int k, int shared,
+                        const float *inp, int n, float *logits, size_t stride)
 {
-    const int groups = interleaved_eval(sn) ? n / CONV2D_INTERLEAVED : 0;
+    const int groups = interleaved_eval(sn, paths[0].arch) ? n / CONV2D_INTERLEAVED : 0;
     const int grouped = groups * CONV2D_INTERLEAVED, rest = n - grouped;
     const int chunk = eval_chunk(rest), nchunks = rest ? (rest + chunk - 1) / chunk : 0;
     const int room = eval_chunk_room(n);
-    if (groups == 0 && nchunks == 1) {
-        const float *x = inp;
-        int lanes = 1;
-        for (int c = 0; c < sn->ncells; c++)
-            x = forward_cell(sn, c, x, n, FORWARD_EVAL, sn->act, sn->scratch, sn->fold, &lanes);
-        return x;
-    }
 #pragma omp parallel for schedule(dynamic, 1)
-    for (int k = 0; k < groups + nchunks; k++) {
-        if (k < groups) {
-            forward_chunk(sn, inp, k * CONV2D_INTERLEAVED, CONV2D_INTERLEAVED, 1, room);
+    for (int q = 0; q < groups + nchunks; q++) {
+        if (q < groups) {
+            forward_chunk(sn, paths, k, shared, inp, q * CONV2D_INTERLEAVED, CONV2D_INTERLEAVED,
+                          1, room, logits, stride);
         } else {
-            const int first = grouped + (k - groups) * chunk;
-            forward_chunk(sn, inp, first, n - first < chunk ? n - first : chunk, 0, room);
+            const int first = grouped + (q - groups) * chunk;
+            forward_chunk(sn, paths, k, shared, inp, first, n - first < chunk ? n - first : chunk,
+                          0, room, logits, stride);
         }
     }
+}
+
+/* Evaluation of the supernet's arch in chunks: whole groups of
+ * CONV2D_INTERLEAVED images interleaved (when the arch allows), the rest
+ * in chunks of EVAL_CHUNK; each thread takes whole chunks through every
+ * cell in its own pair of regions, then copies the chunk's logits out. A
+ * batch of one NCHW chunk runs with the ops' own parallelism instead. */
+static const float *forward_eval(struct supernet *sn, const float *inp, int n)
+{
+    const struct eval_path own = own_path(sn);
+    if (n <= EVAL_CHUNK) {
+        int lanes = 1;
+        return run_cells(sn, &own, 0, sn->ncells, inp, n, FORWARD_EVAL, sn->act, sn->scratch,
+                         sn->fold, &lanes);
+    }
+    forward_eval_paths(sn, &own, 1, 0, inp, n, sn->logits, 0);
     return sn->logits;
+}
+
+const float *forward_calib_cells(struct supernet *sn, const struct eval_path *p, const float *x,
+                                 int n, int first, int end, int *lanes)
+{
+    sn->n = n;
+    if (first == 0) {
+        *lanes = 1;
+        if (interleaved_calib(sn, p->arch)) {
+            /* Whole groups, the last one padded, in the second region
+             * (the first cell writes the first). */
+            const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
+            float *il = region(sn, sn->act, 1, interleaved_room(n));
+            interleave_images(il, x, n, image);
+            x = il;
+            *lanes = CONV2D_INTERLEAVED;
+        }
+    }
+    const int rows = *lanes > 1 ? interleaved_room(n) : n;
+    return run_cells(sn, p, first, end, x, rows, FORWARD_CALIB, sn->act, sn->scratch, sn->fold,
+                     lanes);
 }
 
 const float *supernet_forward(struct supernet *sn, const float *inp, int n,
@@ -256,25 +343,17 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
                            : mode == FORWARD_CALIB ? sn->calib_cap
                                                    : sn->eval_cap));
     assert(mode != FORWARD_CALIB || sn->calib_sum != NULL);
+    const struct eval_path own = own_path(sn);
     if (mode == FORWARD_EVAL)
         return forward_eval(sn, inp, n);
+    int lanes = 1;
+    if (mode == FORWARD_CALIB)
+        return forward_calib_cells(sn, &own, inp, n, 0, sn->ncells, &lanes);
     sn->n = n;
     const float *x = inp;
-    int lanes = 1, rows = n;
-    if (mode == FORWARD_CALIB && interleaved_calib(sn)) {
-        /* Whole groups, the last one padded, in the second region (the
-         * first cell writes the first). */
-        const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
-        lanes = CONV2D_INTERLEAVED;
-        rows = interleaved_room(n);
-        float *il = region(sn, sn->act, 1, rows);
-        interleave_images(il, inp, n, image);
-        x = il;
-    }
     for (int c = 0; c < sn->ncells; c++) {
-        if (mode == FORWARD_TRAIN)
-            sn->cell_in[c] = x;
-        x = forward_cell(sn, c, x, rows, mode, sn->act, sn->scratch, sn->fold, &lanes);
+        sn->cell_in[c] = x;
+        x = forward_cell(sn, &own, c, x, n, mode, sn->act, sn->scratch, sn->fold, &lanes);
     }
     return x;
 }
@@ -286,5 +365,5 @@ void supernet_set_fusion(struct supernet *sn, int on)
 
 int supernet_eval_interleaved(const struct supernet *sn)
 {
-    return interleaved_eval(sn);
+    return interleaved_eval(sn, &sn->arch);
 }

@@ -118,6 +118,7 @@ struct supernet {
      * turn. One activation buffer serves both layouts. */
     size_t act_per_image;
     size_t cell_floats_max;           /* per image, the largest cell */
+    size_t out_floats_max;            /* per image, the largest cell output */
     int train_cap, calib_cap;         /* batches the activations fit */
     int eval_cap;                     /* evaluation batches (the logits) */
     int grad_cap;                     /* batches the gradients fit */

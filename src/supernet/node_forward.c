@@ -38,13 +38,13 @@ static const float *conv_input(const struct supernet *sn, const struct cell_run 
 static void bn_forward_on(struct supernet *sn, struct cell_run *r, const struct node *nd,
                           enum forward_mode mode, const float *inp, const double *moments)
 {
-    int set = sn->arch.bn_set;
+    int set = r->arch->bn_set;
     struct bn_shape s = {.n = run_images(r), .c = slot_channels(r, nd->dst),
                          .hw = (int)run_plane(r, nd->dst), .relu = nd->relu};
     const float *gamma = param_ptr(sn, sn->weights, nd->param + 2 * set);
     const float *beta = param_ptr(sn, sn->weights, nd->param + 2 * set + 1);
-    float *rmean = buffer_ptr(sn, nd->buffer + 2 * set);
-    float *rvar = buffer_ptr(sn, nd->buffer + 2 * set + 1);
+    float *rmean = run_bn_buffer(sn, r, nd, 0);
+    float *rvar = run_bn_buffer(sn, r, nd, 1);
     float eps = (float)sn->def.bn_eps;
     float *out = slot_mut(r, nd->dst);
     long count = (long)s.n * s.hw;
@@ -252,13 +252,12 @@ static struct conv2d_epilogue bn_fold(struct supernet *sn, struct cell_run *r,
                                       const struct node *conv, const struct node *bn)
 {
     const int cout = width_eval(conv->b, r->in, r->out, r->mid);
-    int set = sn->arch.bn_set;
+    int set = r->arch->bn_set;
     float *scale = r->fold, *shift = r->fold + sn->fold_width;
     batchnorm_eval_affine(scale, shift, param_ptr(sn, sn->weights, bn->param + 2 * set),
                           param_ptr(sn, sn->weights, bn->param + 2 * set + 1),
-                          buffer_ptr(sn, bn->buffer + 2 * set),
-                          buffer_ptr(sn, bn->buffer + 2 * set + 1), (float)sn->def.bn_eps,
-                          cout);
+                          run_bn_buffer(sn, r, bn, 0), run_bn_buffer(sn, r, bn, 1),
+                          (float)sn->def.bn_eps, cout);
     return (struct conv2d_epilogue){scale, shift, bn->relu, NULL, NULL};
 }
 

@@ -184,7 +184,11 @@ static void layout(struct supernet *sn)
                 const struct slot *sl = &g->slots[s];
                 g->slot_offset[s] = used;
                 int ch = width_cap(c, g, sl->c);
-                used += round_up((size_t)ch * (size_t)sl->h * (size_t)sl->w, PARAM_ALIGN);
+                const size_t floats = round_up((size_t)ch * (size_t)sl->h * (size_t)sl->w,
+                                               PARAM_ALIGN);
+                used += floats;
+                if (s == g->out && floats > sn->out_floats_max)
+                    sn->out_floats_max = floats;
             }
             g->floats = used;
             if (used > c->floats)
@@ -331,8 +335,10 @@ void supernet_footprint(const struct supernet *sn, struct supernet_footprint *f)
     f->weights = f->grads = f->momentum = sn->nweights * fl;
     f->buffers = sn->nbufvals * fl;
     f->train_per_image = sn->act_per_image * fl;
-    /* activations.c: two regions of the largest cell */
-    f->grad_per_image = f->calib_per_image = 2 * sn->cell_floats_max * fl;
+    /* activations.c: two regions of the largest cell, and for calibration
+     * the stash of a group's shared cells' output (cell_run.h) */
+    f->grad_per_image = 2 * sn->cell_floats_max * fl;
+    f->calib_per_image = (2 * sn->cell_floats_max + sn->out_floats_max) * fl;
     f->eval = supernet_eval_floats(sn) * fl;
     f->moments_per_image = supernet_moments_per_image(sn);
 }

@@ -1,6 +1,7 @@
 /*
- * evaluate.c - scoring the supernet's current arch: BN recalibration on a
- * fixed set (exact averages), then top-1 accuracy (train.h).
+ * evaluate.c - scoring the supernet's current arch, or a group of archs
+ * that share their first cells: BN recalibration on a fixed set (exact
+ * averages), then top-1 accuracy (train.h).
  */
 #include <stdlib.h>
 
@@ -105,6 +106,20 @@ static enum mtd_status top1(struct supernet *sn, const struct data *d,
     return MTD_OK;
 }
 
+/* The batch buffers, and the supernet's room for calibration batches of
+ * `batch` (when calib is not NULL) and evaluation batches of top1_batch. */
+static enum mtd_status prepare(struct supernet *sn, const struct data_split *calib,
+                               const struct data_split *eval, int batch, int top1_batch,
+                               struct eval_buffers *b, struct mtd_error *err)
+{
+    enum mtd_status st = buffers_alloc(b, eval, top1_batch, err);
+    if (st == MTD_OK && calib != NULL)
+        st = supernet_reserve_eval(sn, batch, err);
+    if (st == MTD_OK)
+        st = supernet_reserve_eval_forward(sn, top1_batch, err);
+    return st;
+}
+
 enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               const struct data_split *calib, const struct data_split *eval,
                               int batch, const volatile sig_atomic_t *stop, double *accuracy,
@@ -112,15 +127,73 @@ enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
 {
     struct eval_buffers b;
     const int top1_batch = top1_batch_size(eval, batch);
-    enum mtd_status st = buffers_alloc(&b, eval, top1_batch, err);
-    if (st == MTD_OK && calib != NULL)
-        st = supernet_reserve_eval(sn, batch, err);
-    if (st == MTD_OK)
-        st = supernet_reserve_eval_forward(sn, top1_batch, err);
+    enum mtd_status st = prepare(sn, calib, eval, batch, top1_batch, &b, err);
     if (st == MTD_OK && calib != NULL)
         st = calibrate(sn, d, calib, batch, stop, &b, err);
     if (st == MTD_OK)
         st = top1(sn, d, eval, top1_batch, stop, &b, accuracy);
+    buffers_free(&b);
+    return st;
+}
+
+/* The group's calibration: evaluate_arch's, for every member. */
+static enum mtd_status calibrate_group(struct supernet *sn, struct supernet_group *g,
+                                       const struct data *d, const struct data_split *calib,
+                                       int batch, const volatile sig_atomic_t *stop,
+                                       struct eval_buffers *b)
+{
+    supernet_group_calib_begin(sn, g);
+    for (int at = 0; at < calib->count; at += batch) {
+        if (stop != NULL && *stop)
+            return MTD_STOPPED;
+        int n = load_batch(d, calib, at, batch, b);
+        supernet_group_calib(sn, g, b->images, n);
+    }
+    supernet_group_calib_finish(sn, g);
+    return MTD_OK;
+}
+
+static enum mtd_status top1_group(struct supernet *sn, struct supernet_group *g, int k,
+                                  const struct data *d, const struct data_split *eval, int batch,
+                                  const volatile sig_atomic_t *stop, struct eval_buffers *b,
+                                  double *accuracy)
+{
+    const int classes = supernet_space(sn)->classes;
+    long correct[SUPERNET_GROUP_MAX] = {0};
+    for (int at = 0; at < eval->count; at += batch) {
+        if (stop != NULL && *stop)
+            return MTD_STOPPED;
+        int n = load_batch(d, eval, at, batch, b);
+        const float *logits = supernet_group_forward(sn, g, b->images, n);
+        for (int j = 0; j < k; j++)
+            for (int i = 0; i < n; i++)
+                correct[j] += argmax(logits + ((size_t)j * n + i) * (size_t)classes, classes)
+                              == b->labels[i];
+    }
+    for (int j = 0; j < k; j++)
+        accuracy[j] = eval->count > 0 ? (double)correct[j] / (double)eval->count : 0.0;
+    return MTD_OK;
+}
+
+enum mtd_status evaluate_archs(struct supernet *sn, const struct data *d,
+                               const struct data_split *calib, const struct data_split *eval,
+                               int batch, const volatile sig_atomic_t *stop,
+                               const struct arch *archs, int k, int shared, double *accuracy,
+                               struct mtd_error *err)
+{
+    struct eval_buffers b;
+    struct supernet_group *g = NULL;
+    const int top1_batch = top1_batch_size(eval, batch);
+    enum mtd_status st = prepare(sn, calib, eval, batch, top1_batch, &b, err);
+    if (st == MTD_OK)
+        st = supernet_group_create(sn, archs, k, shared, top1_batch, &g, err);
+    if (st == MTD_OK && calib != NULL)
+        st = calibrate_group(sn, g, d, calib, batch, stop, &b);
+    if (st == MTD_OK)
+        st = top1_group(sn, g, k, d, eval, top1_batch, stop, &b, accuracy);
+    if (st == MTD_OK)
+        st = supernet_set_arch(sn, &archs[k - 1], err);
+    supernet_group_free(g);
     buffers_free(&b);
     return st;
 }
