@@ -109,6 +109,14 @@ enum mtd_status search_draw_feasible(const struct search_space *ss,
 typedef enum mtd_status (*search_score_fn)(void *ctx, const struct subnet *s, double *score,
                                            struct mtd_error *err);
 
+/* Scores subs[0, n) together where that saves work: *scored of them (at
+ * least one, the first ones), each scores[i] the score search_score_fn
+ * gives subs[i] alone. */
+enum { SEARCH_GROUP_MAX = 16 };
+typedef enum mtd_status (*search_score_group_fn)(void *ctx, const struct subnet *subs, int n,
+                                                 double *scores, int *scored,
+                                                 struct mtd_error *err);
+
 /* One scored subnet. */
 struct search_entry {
     struct subnet subnet;
@@ -160,6 +168,12 @@ typedef void (*search_hook)(void *ctx, const struct search_progress *p,
                             const struct search_entry *best);
 void search_set_hook(struct search *s, search_hook hook, void *ctx);
 
+/* A "topk" generation's candidates are scored in the order of their
+ * choices, and with a group scorer (which takes the score function's
+ * context) up to SEARCH_GROUP_MAX of them that are not scored yet are
+ * handed to it at once. */
+void search_set_group_scorer(struct search *s, search_score_group_fn score_group);
+
 /* The default scorer: its context. */
 struct data;
 struct data_split;
@@ -172,5 +186,10 @@ struct search_eval_ctx {
 };
 enum mtd_status search_score_accuracy(void *ctx, const struct subnet *s, double *score,
                                       struct mtd_error *err);
+/* Its group scorer: the leading subnets whose archs share their first
+ * cells with the first's (evaluate_archs), the first block at least when
+ * the first two share it. */
+enum mtd_status search_score_accuracy_group(void *ctx, const struct subnet *subs, int n,
+                                            double *scores, int *scored, struct mtd_error *err);
 
 #endif

@@ -196,6 +196,7 @@ static enum mtd_status search(struct job *j, struct mtd_error *err)
                                        &ctx, j->rc.run_dir, err);
     int resumed;
     if (st == MTD_OK) {
+        search_set_group_scorer(j->search, search_score_accuracy_group);
         search_set_hook(j->search, board_search_hook, &j->board);
         st = search_resume(j->search, &resumed, err);
     }

@@ -342,12 +342,17 @@ static void test_real_scores(void **state)
         int resumed;
         assert_int_equal(search_create(&s, ss, &sc, search_score_accuracy, &ctx, dir, &err), MTD_OK);
         assert_int_equal(search_resume(s, &resumed, &err), MTD_OK);
-        /* pass 0: stop after 2 scores, then finish; pass 1: again from
-         * scratch, straight through. */
-        if (pass == 0)
+        /* pass 0: candidates scored in groups (their scores are each
+         * one's own), stopped after 2 scores, then finished; pass 1: again
+         * from scratch, one at a time, straight through. */
+        if (pass == 0) {
+            search_set_group_scorer(s, search_score_accuracy_group);
             assert_int_equal(search_run(s, NULL, 2, &err), MTD_OK);
+        }
         search_free(s);
         assert_int_equal(search_create(&s, ss, &sc, search_score_accuracy, &ctx, dir, &err), MTD_OK);
+        if (pass == 0)
+            search_set_group_scorer(s, search_score_accuracy_group);
         assert_int_equal(search_resume(s, &resumed, &err), MTD_OK);
         if (search_run(s, NULL, -1, &err) != MTD_OK)
             fail_msg("%s", err.msg);

@@ -148,9 +148,22 @@ static const struct subnet *random_top(const struct search *s, struct rng *rng)
     return &s->entries[s->top[rng_below(rng, (uint64_t)s->ntop)]].subnet;
 }
 
+/* Choice by choice: the order a generation is scored in, so that
+ * candidates beginning with the same choices come together (a group
+ * scorer shares their first cells). */
+static int choices_before(const void *a, const void *b)
+{
+    const struct subnet *x = a, *y = b;
+    for (int g = 0; g < x->n && g < y->n; g++)
+        if (x->choice[g] != y->choice[g])
+            return x->choice[g] < y->choice[g] ? -1 : 1;
+    return (x->n > y->n) - (x->n < y->n);
+}
+
 /* The candidates of a "topk" generation: mutations and crossovers of the
  * top-k (each kind tried at most ten times per wanted candidate, as
- * MMRazor does), then random subnets up to the population. */
+ * MMRazor does), then random subnets up to the population; in the order
+ * of their choices. */
 static enum mtd_status draw_generation(struct search *s, struct mtd_error *err)
 {
     struct rng rng;
@@ -173,6 +186,7 @@ static enum mtd_status draw_generation(struct search *s, struct mtd_error *err)
         if (st != MTD_OK)
             return st;
     }
+    qsort(s->cand, (size_t)n, sizeof *s->cand, choices_before);
     s->ncand = n;
     s->cand_done = 0;
     return MTD_OK;
@@ -297,6 +311,12 @@ enum mtd_status search_resume(struct search *s, int *resumed, struct mtd_error *
     return st;
 }
 
+void search_set_group_scorer(struct search *s, search_score_group_fn score_group)
+{
+    s->score_group = score_group;
+    s->npending = 0;
+}
+
 void search_set_hook(struct search *s, search_hook hook, void *ctx)
 {
     s->hook = hook;
@@ -343,6 +363,57 @@ void search_get_progress(const struct search *s, struct search_progress *p)
                                         : -1.0;
 }
 
+static int pending_at(const struct search *s, uint64_t hash)
+{
+    for (int i = 0; i < s->npending; i++)
+        if (s->pending_hash[i] == hash)
+            return i;
+    return -1;
+}
+
+/* The pending score of hash, taken out of the list; 0: none. */
+static int take_pending(struct search *s, uint64_t hash, double *score)
+{
+    const int i = pending_at(s, hash);
+    if (i < 0)
+        return 0;
+    *score = s->pending_score[i];
+    s->pending_hash[i] = s->pending_hash[--s->npending];
+    s->pending_score[i] = s->pending_score[s->npending];
+    return 1;
+}
+
+/* With a group scorer, when the generation's candidate i is neither
+ * scored nor pending: the scores of it and of the next candidates in the
+ * same case (each once), as many as the scorer takes at once. */
+static enum mtd_status score_ahead(struct search *s, int i, struct mtd_error *err)
+{
+    const uint64_t first = subnet_hash(&s->cand[i]);
+    if (s->score_group == NULL || search_find(s, first) >= 0 || pending_at(s, first) >= 0)
+        return MTD_OK;
+    struct subnet subs[SEARCH_GROUP_MAX];
+    uint64_t hash[SEARCH_GROUP_MAX];
+    double scores[SEARCH_GROUP_MAX];
+    int n = 0;
+    for (; i < s->ncand && n < SEARCH_GROUP_MAX && s->npending + n < SEARCH_GROUP_MAX; i++) {
+        const uint64_t h = subnet_hash(&s->cand[i]);
+        int seen = search_find(s, h) >= 0 || pending_at(s, h) >= 0;
+        for (int j = 0; j < n && !seen; j++)
+            seen = hash[j] == h;
+        if (!seen) {
+            subs[n] = s->cand[i];
+            hash[n++] = h;
+        }
+    }
+    int scored = 0;
+    enum mtd_status st = s->score_group(s->score_ctx, subs, n, scores, &scored, err);
+    for (int j = 0; st == MTD_OK && j < scored && j < n; j++) {
+        s->pending_hash[s->npending] = hash[j];
+        s->pending_score[s->npending++] = scores[j];
+    }
+    return st;
+}
+
 /* Scores sub unless it is in the cache. *scored tells whether it was. */
 static enum mtd_status score_once(struct search *s, const struct subnet *sub, long *entry,
                                   int *scored, struct mtd_error *err)
@@ -357,7 +428,8 @@ static enum mtd_status score_once(struct search *s, const struct subnet *sub, lo
     search_cost(s->ss, NULL, sub, &c);
     e.macs = c.macs;
     e.params = c.params;
-    enum mtd_status st = s->score(s->score_ctx, sub, &e.score, err);
+    enum mtd_status st =
+        take_pending(s, hash, &e.score) ? MTD_OK : s->score(s->score_ctx, sub, &e.score, err);
     if (st == MTD_OK)
         st = search_add(s, &e, err);
     *entry = s->nentries - 1;
@@ -431,6 +503,8 @@ enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, 
                 goto stopped;
             long entry;
             int scored;
+            if (s->cfg.strategy == STRATEGY_TOPK && (st = score_ahead(s, s->cand_done, err)) != MTD_OK)
+                goto stopped;
             if ((st = score_once(s, sub, &entry, &scored, err)) != MTD_OK)
                 goto stopped;
             if (s->cfg.strategy == STRATEGY_REGULARIZED)
@@ -484,4 +558,30 @@ enum mtd_status search_score_accuracy(void *ctx, const struct subnet *sub, doubl
     if (st == MTD_OK)
         st = evaluate_arch(sn, c->d, c->calib, c->val, c->batch, c->stop, score, err);
     return st;
+}
+
+enum mtd_status search_score_accuracy_group(void *ctx, const struct subnet *subs, int n,
+                                            double *scores, int *scored, struct mtd_error *err)
+{
+    struct search_eval_ctx *c = ctx;
+    struct supernet *sn = search_space_supernet(c->ss);
+    struct arch archs[SEARCH_GROUP_MAX];
+    const int most = n < SUPERNET_GROUP_MAX ? n : SUPERNET_GROUP_MAX;
+    int k = 1, shared = 0, least = 0;
+    search_space_to_arch(c->ss, subs[0].choice, &archs[0]);
+    for (; k < most; k++) {
+        search_space_to_arch(c->ss, subs[k].choice, &archs[k]);
+        const int with_first = supernet_shared_cells(sn, &archs[0], &archs[k]);
+        if (k == 1)   /* the stem and first block, or what the first two share */
+            least = shared = with_first < 2 ? with_first : 2;
+        if (with_first < least || with_first == 0)
+            break;
+        if (with_first < shared || k == 1)
+            shared = with_first;
+    }
+    *scored = k;
+    if (k == 1)
+        return search_score_accuracy(ctx, &subs[0], &scores[0], err);
+    return evaluate_archs(sn, c->d, c->calib, c->val, c->batch, c->stop, archs, k, shared,
+                          scores, err);
 }

@@ -15,7 +15,13 @@ struct search {
     struct supernet *sn;
     struct search_config cfg;
     search_score_fn score;
+    search_score_group_fn score_group;   /* NULL: one at a time */
     void *score_ctx;
+    /* Scores the group scorer gave ahead of their candidates' turn (not
+     * checkpointed: a resumed search scores them again, to the same bits). */
+    int npending;
+    uint64_t pending_hash[SEARCH_GROUP_MAX];
+    double pending_score[SEARCH_GROUP_MAX];
     char run_dir[PATH_MAX];
     uint64_t space_fingerprint;     /* groups and their choices */
     uint64_t weights_fingerprint;   /* the supernet's weights */
