@@ -174,6 +174,10 @@ void search_set_hook(struct search *s, search_hook hook, void *ctx);
  * handed to it at once. */
 void search_set_group_scorer(struct search *s, search_score_group_fn score_group);
 
+/* The order a "topk" generation is scored in: choice by choice, so that
+ * candidates that begin with the same choices come together. */
+void search_order(struct subnet *subs, int n);
+
 /* The default scorer: its context. */
 struct data;
 struct data_split;

@@ -20,7 +20,8 @@ void bench_parse_args(int argc, char **argv, const char *name, struct bench_args
     int opt;
     a->paired = 0;
     a->first_only = 0;
-    while ((opt = getopt(argc, argv, "t:s:pc")) != -1) {
+    a->generation = 0;
+    while ((opt = getopt(argc, argv, "t:s:pcg")) != -1) {
         if (opt == 't') {
             a->threads = atoi(optarg);
         } else if (opt == 's') {
@@ -29,8 +30,11 @@ void bench_parse_args(int argc, char **argv, const char *name, struct bench_args
             a->paired = 1;
         } else if (opt == 'c') {
             a->first_only = 1;
+        } else if (opt == 'g') {
+            a->generation = 1;
         } else {
-            fprintf(stderr, "usage: %s [-t THREADS] [-s SECONDS] [-p] [-c] [CONFIG]\n", name);
+            fprintf(stderr, "usage: %s [-t THREADS] [-s SECONDS] [-p] [-c] [-g] [CONFIG]\n",
+                    name);
             exit(64);
         }
     }

@@ -1,6 +1,6 @@
 /*
  * bench_common.h - what the benchmark programs share: their command line
- * ([-t THREADS] [-s SECONDS] [-p] [CONFIG]), loading a config's search
+ * ([-t THREADS] [-s SECONDS] [-p] [-c] [-g] [CONFIG]), loading a config's search
  * space, and the speed-up of threads measured in alternation.
  */
 #ifndef MUTATORD_TESTS_BENCH_COMMON_H
@@ -18,6 +18,7 @@ struct bench_args {
                              one, measured in alternation */
     int first_only;       /* -c: only the first figure (bench_eval's
                              candidate_eval, for repeated processes) */
+    int generation;       /* -g: bench_eval's candidate_eval_generation */
     const char *config;   /* default conf/spos-fmnist.conf */
 };
 

@@ -16,6 +16,11 @@
  * With -p only candidate_eval_speedup: the speed-up of THREADS threads
  * over one on candidate_eval, candidates timed in alternation
  * (bench_paired_speedup).
+ * With -g only candidate_eval_generation: seconds per candidate to score
+ * a generation of GENERATION random subnets as the daemon does (in the
+ * search's order, groups sharing their first cells: search.h), and
+ * alone_s, the same candidates one at a time, timed in alternation (best
+ * of two each); "archs" lists them for bench_torch.py.
  * Random images of the space's shape (speed does not depend on pixels).
  * Prints one JSON line per figure, with the keys of bench_torch.py's.
  */
@@ -29,6 +34,8 @@
 #include "data.h"
 #include "log.h"
 #include "parallel.h"
+#include "rng.h"
+#include "search.h"
 #include "search_space.h"
 #include "stats.h"
 #include "train.h"
@@ -136,6 +143,69 @@ static enum mtd_status eval_figures(struct eval_ctx *c, int threads, double seco
     return MTD_OK;
 }
 
+/* A generation: random subnets drawn as a "topk" search's first one,
+ * scored in groups as the daemon does, or one at a time. */
+enum { GENERATION = 16 };
+struct generation {
+    struct search_eval_ctx ctx;
+    struct subnet subs[GENERATION];
+    int grouped, groups;
+};
+
+static void generation_once(void *arg)
+{
+    struct generation *g = arg;
+    double scores[GENERATION];
+    struct mtd_error err = {0};
+    g->groups = 0;
+    for (int i = 0; i < GENERATION; g->groups++) {
+        int scored = 1;
+        enum mtd_status st =
+            g->grouped ? search_score_accuracy_group(&g->ctx, g->subs + i, GENERATION - i,
+                                                     scores + i, &scored, &err)
+                       : search_score_accuracy(&g->ctx, &g->subs[i], &scores[i], &err);
+        if (st != MTD_OK) {
+            fprintf(stderr, "bench_eval: %s\n", err.msg);
+            exit(1);
+        }
+        i += scored;
+    }
+}
+
+static void generation_figure(struct search_space *ss, struct eval_ctx *c, int threads)
+{
+    struct generation g = {.ctx = {.ss = ss, .d = c->d, .calib = &c->calib, .val = &c->val,
+                                   .batch = EVAL_BATCH}};
+    struct rng rng;
+    rng_seed(&rng, 20261204);
+    for (int i = 0; i < GENERATION; i++) {
+        g.subs[i].n = search_space_ngroups(ss);
+        search_space_sample(ss, SAMPLE_RANDOM, &rng, g.subs[i].choice);
+    }
+    search_order(g.subs, GENERATION);
+    double best[2] = {0, 0};
+    int groups = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        g.grouped = rep % 2 == 0;
+        const double t0 = monotonic_seconds();
+        generation_once(&g);
+        const double t = (monotonic_seconds() - t0) / GENERATION;
+        if (best[g.grouped] == 0 || t < best[g.grouped])
+            best[g.grouped] = t;
+        if (g.grouped)
+            groups = g.groups;
+    }
+    printf("{\"bench\": \"candidate_eval_generation\", \"side\": \"mutatord\", "
+           "\"threads\": %d, \"value\": %.4g, \"unit\": \"s\", \"alone_s\": %.4g, "
+           "\"candidates\": %d, \"groups\": %d, \"archs\": \"", threads, best[1], best[0],
+           GENERATION, groups);
+    for (int i = 0; i < GENERATION; i++)
+        for (int k = 0; k < g.subs[i].n; k++)
+            printf("%s%d", k ? "," : i ? ";" : "", g.subs[i].choice[k]);
+    printf("\"}\n");
+    fflush(stdout);
+}
+
 int main(int argc, char **argv)
 {
     struct bench_args args;
@@ -197,6 +267,8 @@ int main(int argc, char **argv)
                                                     &pairs);
         bench_print_speedup("candidate_eval_speedup", threads, speedup, t1, tn, pairs,
                             "candidate");
+    } else if (args.generation) {
+        generation_figure(ss, &c, threads);
     } else if (eval_figures(&c, threads, seconds, arch_text, args.first_only) != MTD_OK) {
         return 1;
     }

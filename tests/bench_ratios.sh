@@ -23,9 +23,9 @@ awk '
         }
         return ""
     }
-    /"bench": "(train|candidate_eval|forward256|latency1)"/ && !/skipped/ {
+    /"bench": "(train|candidate_eval|candidate_eval_generation|forward256|latency1)"/ && !/skipped/ {
         b = str("bench"); k = b SUBSEP str("side") SUBSEP num("threads"); x = num("value")
-        lower = b == "candidate_eval" || b == "latency1"   # times: lower is better
+        lower = b ~ /^candidate_eval/ || b == "latency1"   # times: lower is better
         if (!(k in v) || (lower ? x < v[k] : x > v[k])) v[k] = x
     }
     /"bench": "memory"/ { mem[num("threads")] = num("ratio") }
@@ -47,6 +47,7 @@ awk '
         for (t = 1; t <= 2; t++) {
             versus("train", t, 2.0, "at_least", 0)
             versus("candidate_eval", t, 4.0, "at_least", 1)
+            versus("candidate_eval_generation", t, 4.0, "at_least", 1)
             versus("forward256", t, 1.5, "at_least", 0)
             versus("latency1", t, 0.5, "at_most", 0)
             if (t in mem) line("memory_vs_budget", t, mem[t], 1.5, "at_most", "")

@@ -56,10 +56,19 @@ for t in $threads; do
         torch_figure --threads "$t" --only "$b"
     done
 done
+# A generation of random candidates scored as the daemon scores it (in
+# groups that share their first cells), against PyTorch scoring the same
+# candidates one at a time, as its tool chain does; PyTorch in two
+# processes, the ratio takes its best.
+for t in $threads; do last=$t; done
+figure "$builddir/tests/bench_eval" -g -t "$last" "$conf"
+archs=$(sed -n 's/.*"archs": "\([0-9,;]*\)".*/\1/p' "$out" | tail -n 1)
+for rep in 1 2; do
+    torch_figure --threads "$last" --only candidate_eval_generation --archs "$archs"
+done
 # The speed-up of the last thread count over one, timed in alternation
 # (bench_paired_speedup): the separate runs above are minutes apart, and
 # the load of this shared machine drifts in between.
-for t in $threads; do last=$t; done
 if [ "$last" -gt 1 ]; then
     figure "$builddir/tests/bench_train" -p -t "$last" -s "$seconds" "$conf"
     figure "$builddir/tests/bench_eval" -p -t "$last" -s "$((2 * seconds))" "$conf"

@@ -148,9 +148,7 @@ static const struct subnet *random_top(const struct search *s, struct rng *rng)
     return &s->entries[s->top[rng_below(rng, (uint64_t)s->ntop)]].subnet;
 }
 
-/* Choice by choice: the order a generation is scored in, so that
- * candidates beginning with the same choices come together (a group
- * scorer shares their first cells). */
+/* Choice by choice (search_order). */
 static int choices_before(const void *a, const void *b)
 {
     const struct subnet *x = a, *y = b;
@@ -158,6 +156,11 @@ static int choices_before(const void *a, const void *b)
         if (x->choice[g] != y->choice[g])
             return x->choice[g] < y->choice[g] ? -1 : 1;
     return (x->n > y->n) - (x->n < y->n);
+}
+
+void search_order(struct subnet *subs, int n)
+{
+    qsort(subs, (size_t)n, sizeof *subs, choices_before);
 }
 
 /* The candidates of a "topk" generation: mutations and crossovers of the
@@ -186,7 +189,7 @@ static enum mtd_status draw_generation(struct search *s, struct mtd_error *err)
         if (st != MTD_OK)
             return st;
     }
-    qsort(s->cand, (size_t)n, sizeof *s->cand, choices_before);
+    search_order(s->cand, n);
     s->ncand = n;
     s->cand_done = 0;
     return MTD_OK;

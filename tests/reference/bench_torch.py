@@ -4,7 +4,7 @@ space spos-fmnist (../../../shared/REFERENCE.md) run by PyTorch, on the
 independent model of tests/reference/spos_fmnist.py, as JSON lines on stdout.
 
     /usr/bin/python3 tests/reference/bench_torch.py [--threads T] [--seconds S]
-        [--steps N] [--only NAME] [--arch 0,1,2,...]
+        [--steps N] [--only NAME] [--arch 0,1,2,...] [--archs A;B;...]
 
 Figures, following REFERENCE.md's benchmark protocol (warm-up excluded):
 
@@ -23,6 +23,12 @@ Figures, following REFERENCE.md's benchmark protocol (warm-up excluded):
                   (statistics reset, exact cumulative averages, train-mode
                   forward in batches of 500 under no_grad), then top-1
                   accuracy on 10,000 images in eval mode (batch 500); median.
+  candidate_eval_generation
+                  seconds per candidate to score the candidates of --archs
+                  (the C side's generation: tests/bench_eval.c -g), each
+                  once, as candidate_eval scores one: the PyTorch tool
+                  chain scores a generation one candidate at a time. Total
+                  time over their number, after a warm-up batch.
   forward256      images/s of an eval-mode forward of a fixed subnet
                   (SposNet(--arch)) at batch 256 under no_grad; from the
                   median time of a batch.
@@ -48,7 +54,7 @@ import torch.nn as nn
 
 from spos_fmnist import OPS, SposNet, SposSupernet
 
-BENCHES = ["train", "candidate_eval", "forward256", "latency1"]
+BENCHES = ["train", "candidate_eval", "candidate_eval_generation", "forward256", "latency1"]
 SEED = 20261125
 PATH_SEED = 1             # tests/bench_train.c's
 NBLOCKS = 12
@@ -199,6 +205,26 @@ def bench_candidate_eval(args, gen):
                 val_images=VAL_IMAGES, batch=EVAL_BATCH, reps=len(times))
 
 
+def bench_candidate_eval_generation(args, gen):
+    """Seconds per candidate to score every subnet of --archs once."""
+    if not args.archs:
+        raise SystemExit("bench_torch.py: candidate_eval_generation needs --archs")
+    net = SposSupernet()
+    calib_x, _ = fake_data(CALIB_IMAGES, gen)
+    val_x, val_y = fake_data(VAL_IMAGES, gen)
+    with torch.no_grad():
+        net.train()
+        net(calib_x[:EVAL_BATCH], args.archs[0])
+        net.eval()
+        net(val_x[:EVAL_BATCH], args.archs[0])
+    t0 = time.perf_counter()
+    for arch in args.archs:
+        score(net, arch, calib_x, val_x, val_y)
+    elapsed = time.perf_counter() - t0
+    return dict(value=elapsed / len(args.archs), unit="s", candidates=len(args.archs),
+                calib_images=CALIB_IMAGES, val_images=VAL_IMAGES, batch=EVAL_BATCH)
+
+
 def eval_forward_times(args, gen, batch, warmup):
     """Wall times of eval-mode forwards of SposNet(--arch) at `batch`."""
     net = SposNet(args.arch)
@@ -243,6 +269,8 @@ def main():
     ap.add_argument("--arch", type=parse_arch, default=parse_arch("0,1,2,3,0,1,2,3,0,1,2,3"),
                     help="fixed subnet of candidate_eval, forward256 and latency1: "
                          "12 op indices in %s order (default 0,1,2,3 x 3)" % ",".join(OPS))
+    ap.add_argument("--archs", type=lambda t: [parse_arch(a) for a in t.split(";")], default=[],
+                    help="candidate_eval_generation's subnets, ';' between them")
     args = ap.parse_args()
     if args.threads < 1 or args.seconds <= 0 or args.steps < 0:
         ap.error("--threads must be >= 1, --seconds > 0, --steps >= 0")
@@ -252,11 +280,15 @@ def main():
     for name in BENCHES:
         if args.only and name != args.only:
             continue
+        if name == "candidate_eval_generation" and not args.archs and not args.only:
+            continue   # no generation given
         gen = torch.Generator().manual_seed(SEED)
         fig = globals()["bench_" + name](args, gen)
         fig["value"] = float("%.4g" % fig["value"])
         line = dict(bench=name, side="pytorch", threads=args.threads, **fig)
-        if name != "train":
+        if name == "candidate_eval_generation":
+            line["archs"] = ";".join(",".join(map(str, a)) for a in args.archs)
+        elif name != "train":
             line["arch"] = ",".join(map(str, args.arch))
         print(json.dumps(line), flush=True)
 
