@@ -228,15 +228,18 @@ int supernet_shared_cells(const struct supernet *sn, const struct arch *a, const
 
 /* A group of archs[0, k) (each checked; k <= SUPERNET_GROUP_MAX) sharing
  * their first `shared` cells (no more than supernet_shared_cells of
- * archs[0] and each), for evaluation batches of up to cap images. The
- * supernet must have room for the calibration and evaluation batches
- * (supernet_reserve_eval). */
+ * archs[0] and each; all with the layouts of archs[0]), for evaluation
+ * batches of up to cap images. The supernet must have room for them and
+ * for the calibration batches (supernet_reserve_eval). */
 struct supernet_group;
 enum mtd_status supernet_group_create(struct supernet *sn, const struct arch *archs, int k,
                                       int shared, int cap, struct supernet_group **out,
                                       struct mtd_error *err);
 void supernet_group_free(struct supernet_group *g);
 int supernet_group_shared(const struct supernet_group *g);
+/* What a group of k for batches of cap allocates: each member's BN
+ * statistics and logits, and the calibration sums. */
+size_t supernet_group_bytes(const struct supernet *sn, int k, int cap);
 
 /* BN recalibration of every member, as supernet_calib_begin, FORWARD_CALIB
  * batches and supernet_calib_finish would do for each alone: the same

@@ -112,6 +112,10 @@ enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               int batch, const volatile sig_atomic_t *stop, double *accuracy,
                               struct mtd_error *err);
 
+/* The batch top-1 runs in for h x w images and calibration batches of
+ * `batch` (evaluate_arch). */
+int evaluate_top1_batch(int h, int w, int batch);
+
 /* evaluate_arch of each of archs[0, k) (k <= SUPERNET_GROUP_MAX), each
  * accuracy[j] the one it gives alone, their first `shared` cells (at most
  * supernet_shared_cells of archs[0] and each) run once per batch; the

@@ -150,12 +150,13 @@ struct generation {
     struct search_eval_ctx ctx;
     struct subnet subs[GENERATION];
     int grouped, groups;
+    double scores[GENERATION], alone[GENERATION];   /* must be equal */
 };
 
 static void generation_once(void *arg)
 {
     struct generation *g = arg;
-    double scores[GENERATION];
+    double *scores = g->grouped ? g->scores : g->alone;
     struct mtd_error err = {0};
     g->groups = 0;
     for (int i = 0; i < GENERATION; g->groups++) {
@@ -195,6 +196,12 @@ static void generation_figure(struct search_space *ss, struct eval_ctx *c, int t
         if (g.grouped)
             groups = g.groups;
     }
+    for (int i = 0; i < GENERATION; i++)
+        if (g.scores[i] != g.alone[i]) {
+            fprintf(stderr, "bench_eval: candidate %d scores %.17g in its group, %.17g alone\n",
+                    i, g.scores[i], g.alone[i]);
+            exit(1);
+        }
     printf("{\"bench\": \"candidate_eval_generation\", \"side\": \"mutatord\", "
            "\"threads\": %d, \"value\": %.4g, \"unit\": \"s\", \"alone_s\": %.4g, "
            "\"candidates\": %d, \"groups\": %d, \"archs\": \"", threads, best[1], best[0],

@@ -20,8 +20,7 @@
 enum { CALIB_N = 37, EVAL_N = 45 };   /* whole interleaved groups, and rest */
 
 struct alone {
-    float *stats;    /* the running statistics after its own calibration */
-    float *logits;   /* EVAL_N rows */
+    float *logits;   /* EVAL_N rows, after its own calibration */
 };
 
 /* Calibration in two batches (the accumulators add up over batches):
@@ -52,9 +51,8 @@ static struct alone run_alone(struct supernet *sn, const struct space_def *def,
     if (supernet_set_arch(sn, arch, &err) != MTD_OK)
         fail_msg("%s", err.msg);
     calibrate(sn, NULL, calib, (size_t)def->in_c * def->in_h * def->in_w);
-    const size_t nbuf = supernet_buffers_size(sn), nlogits = (size_t)EVAL_N * def->classes;
-    struct alone a = {malloc(nbuf * sizeof(float)), malloc(nlogits * sizeof(float))};
-    memcpy(a.stats, supernet_buffers(sn), nbuf * sizeof(float));
+    const size_t nlogits = (size_t)EVAL_N * def->classes;
+    struct alone a = {malloc(nlogits * sizeof(float))};
     memcpy(a.logits, supernet_forward(sn, inp, EVAL_N, FORWARD_EVAL), nlogits * sizeof(float));
     return a;
 }
@@ -77,17 +75,22 @@ static void check_group(const char *text, const struct arch *archs, int k, int s
         struct alone alone[SUPERNET_GROUP_MAX];
         for (int j = 0; j < k; j++)
             alone[j] = run_alone(sn, &def, &archs[j], calib, inp);
+        /* Statistics the group must not read: every one it uses, it
+         * calibrates (the shared cells' included, for every member). */
+        memset(supernet_buffers(sn), 0xff, nbuf * sizeof(float));
         struct supernet_group *g;
         assert_int_equal(supernet_group_create(sn, archs, k, shared, EVAL_N, &g, &err), MTD_OK);
         assert_int_equal(supernet_group_shared(g), shared);
         calibrate(sn, g, calib, image);
+        /* The supernet is left at the last member, its statistics those
+         * it gets alone (the others' are still the poison). */
         assert_memory_equal(supernet_arch(sn)->op, archs[k - 1].op, sizeof archs[k - 1].op);
-        assert_memory_equal(supernet_buffers(sn), alone[k - 1].stats, nbuf * sizeof(float));
+        assert_memory_equal(supernet_forward(sn, inp, EVAL_N, FORWARD_EVAL), alone[k - 1].logits,
+                            nlogits * sizeof(float));
         const float *logits = supernet_group_forward(sn, g, inp, EVAL_N);
         for (int j = 0; j < k; j++) {
             assert_memory_equal(logits + (size_t)j * nlogits, alone[j].logits,
                                 nlogits * sizeof(float));
-            free(alone[j].stats);
             free(alone[j].logits);
         }
         supernet_group_free(g);
@@ -148,10 +151,14 @@ static void test_group_widths(void **state)
     /* Asking for more than they share is an error. */
     struct supernet_group *g;
     struct mtd_error err = {0};
+    assert_int_equal(supernet_reserve_eval(sn, 8, &err), MTD_OK);
     assert_int_equal(supernet_group_create(sn, archs, 3, shared + 1, 8, &g, &err), MTD_ERR_DATA);
     assert_non_null(strstr(err.msg, "does not share"));
     assert_int_equal(supernet_group_create(sn, archs, SUPERNET_GROUP_MAX + 1, 0, 8, &g, &err),
                      MTD_ERR_DATA);
+    /* Batches past the supernet's room. */
+    assert_int_equal(supernet_group_create(sn, archs, 3, 0, 9, &g, &err), MTD_ERR_DATA);
+    assert_non_null(strstr(err.msg, "exceed"));
     supernet_free(sn);
     check_group(test_shuffle_space, archs, 3, shared);
 }

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "train.h"
+
 void format_count(double n, char *buf, size_t size)
 {
     if (!(n >= 0.0 && n < 1e18)) {
@@ -97,6 +99,11 @@ void memory_report(const struct supernet *sn, int train_batch, int eval_batch, F
             calib <= train ? ", inside the training activations" : "");
     fprintf(out, "  evaluation, any batch: activations %.1f MiB (chunks of images, per thread)\n",
             mib(f.eval));
+    const struct space_def *def = supernet_space(sn);
+    const int top1 = evaluate_top1_batch(def->in_h, def->in_w, eval_batch);
+    fprintf(out, "  search, a group of %d candidates: %.1f MiB (their BN statistics, "
+            "top-1 logits for batches of %d)\n", SUPERNET_GROUP_MAX,
+            mib(supernet_group_bytes(sn, SUPERNET_GROUP_MAX, top1)), top1);
     fprintf(out, "  BN plane moments for batches of %d: %.1f MiB\n",
             train_batch > eval_batch ? train_batch : eval_batch,
             mib((size_t)(train_batch > eval_batch ? train_batch : eval_batch)

@@ -388,8 +388,9 @@ static int take_pending(struct search *s, uint64_t hash, double *score)
 
 /* With a group scorer, when the generation's candidate i is neither
  * scored nor pending: the scores of it and of the next candidates in the
- * same case (each once), as many as the scorer takes at once. */
-static enum mtd_status score_ahead(struct search *s, int i, struct mtd_error *err)
+ * same case (each once), as many as the scorer takes at once and at most
+ * `most`. */
+static enum mtd_status score_ahead(struct search *s, int i, long most, struct mtd_error *err)
 {
     const uint64_t first = subnet_hash(&s->cand[i]);
     if (s->score_group == NULL || search_find(s, first) >= 0 || pending_at(s, first) >= 0)
@@ -398,7 +399,8 @@ static enum mtd_status score_ahead(struct search *s, int i, struct mtd_error *er
     uint64_t hash[SEARCH_GROUP_MAX];
     double scores[SEARCH_GROUP_MAX];
     int n = 0;
-    for (; i < s->ncand && n < SEARCH_GROUP_MAX && s->npending + n < SEARCH_GROUP_MAX; i++) {
+    for (; i < s->ncand && n < SEARCH_GROUP_MAX && n < most && s->npending + n < SEARCH_GROUP_MAX;
+         i++) {
         const uint64_t h = subnet_hash(&s->cand[i]);
         int seen = search_find(s, h) >= 0 || pending_at(s, h) >= 0;
         for (int j = 0; j < n && !seen; j++)
@@ -506,7 +508,11 @@ enum mtd_status search_run(struct search *s, const volatile sig_atomic_t *stop, 
                 goto stopped;
             long entry;
             int scored;
-            if (s->cfg.strategy == STRATEGY_TOPK && (st = score_ahead(s, s->cand_done, err)) != MTD_OK)
+            /* Not past max_scored: a stopped search scores nothing it
+             * then drops. */
+            const long budget = max_scored >= 0 ? max_scored - s->scored_this_run : SEARCH_GROUP_MAX;
+            if (s->cfg.strategy == STRATEGY_TOPK &&
+                (st = score_ahead(s, s->cand_done, budget, err)) != MTD_OK)
                 goto stopped;
             if ((st = score_once(s, sub, &entry, &scored, err)) != MTD_OK)
                 goto stopped;

@@ -51,8 +51,9 @@ static size_t scratch_floats(struct supernet *sn)
 
 /* Floats of activations for training batches of train_n, calibration
  * batches of calib_n and evaluation batches of eval_n: training keeps
- * every cell, calibration two regions of the largest cell for the whole
- * batch, evaluation two such regions per thread for a chunk. */
+ * every cell, calibration two regions of the largest cell and the stash
+ * of a group's shared output for the whole batch, evaluation the same per
+ * thread for a chunk (cell_run.h). */
 static size_t act_floats(const struct supernet *sn, int train_n, int calib_n, int eval_n)
 {
     size_t train = (size_t)train_n * sn->act_per_image;

@@ -200,7 +200,7 @@ void forward_eval_paths(struct supernet *sn, const struct eval_path *paths, int 
                         const float *inp, int n, float *logits, size_t stride);
 
 /* A calibration batch of n images through cells [first, end) of p's arch
- * (the current one: BN accumulators are the supernet's): x is the batch's
+ * (its BN sums go to the supernet's accumulators): x is the batch's
  * images when first is 0 (interleaved here when the arch allows), else
  * cell first's input in the layout *lanes says; its output, whose layout
  * *lanes then says (forward.c). */

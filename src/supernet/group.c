@@ -22,6 +22,18 @@ struct supernet_group {
     float *logits;             /* k x cap x classes */
 };
 
+/* Accumulator entries per member: supernet_calib_begin's. */
+static size_t group_stats(const struct supernet *sn)
+{
+    return sn->nstats + 1;
+}
+
+size_t supernet_group_bytes(const struct supernet *sn, int k, int cap)
+{
+    return (size_t)k * (sn->nbufvals * sizeof(float) + (size_t)cap * sn->def.classes * sizeof(float))
+           + (size_t)(k + 1) * group_stats(sn) * (sizeof(double) + sizeof(long));
+}
+
 int supernet_shared_cells(const struct supernet *sn, const struct arch *a, const struct arch *b)
 {
     if (a->bn_set != b->bn_set || forward_layouts(sn, a) != forward_layouts(sn, b))
@@ -57,16 +69,21 @@ enum mtd_status supernet_group_create(struct supernet *sn, const struct arch *ar
     if (k < 1 || k > SUPERNET_GROUP_MAX || shared < 0 || cap < 1)
         return mtd_error_set(err, MTD_ERR_DATA, "a group of %d archs (at most %d)", k,
                              SUPERNET_GROUP_MAX);
+    if (cap > sn->eval_cap)
+        return mtd_error_set(err, MTD_ERR_DATA, "a group's batches of %d images exceed the "
+                             "supernet's room for %d (supernet_reserve_eval)", cap, sn->eval_cap);
     for (int j = 0; j < k; j++) {
         enum mtd_status st = supernet_arch_check(sn, &archs[j], err);
         if (st != MTD_OK)
             return st;
-        if (supernet_shared_cells(sn, &archs[0], &archs[j]) < shared)
-            return mtd_error_set(err, MTD_ERR_DATA, "group member %d does not share %d cells",
-                                 j, shared);
+        /* A chunk runs every member in the first one's layout. */
+        if (supernet_shared_cells(sn, &archs[0], &archs[j]) < shared ||
+            forward_layouts(sn, &archs[0]) != forward_layouts(sn, &archs[j]))
+            return mtd_error_set(err, MTD_ERR_DATA, "group member %d does not share %d cells "
+                                 "and the layouts of the first", j, shared);
     }
     struct supernet_group *g = calloc(1, sizeof *g);
-    const size_t stats = sn->nstats + 1;
+    const size_t stats = group_stats(sn);
     if (g != NULL) {
         g->k = k;
         g->shared = shared;
@@ -102,13 +119,13 @@ static struct eval_path member(const struct supernet *sn, const struct supernet_
 
 static void use_accumulators(struct supernet *sn, struct supernet_group *g, int j)
 {
-    sn->calib_sum = g->sums + (size_t)j * (sn->nstats + 1);
-    sn->calib_count = g->counts + (size_t)j * (sn->nstats + 1);
+    sn->calib_sum = g->sums + (size_t)j * group_stats(sn);
+    sn->calib_count = g->counts + (size_t)j * group_stats(sn);
 }
 
 void supernet_group_calib_begin(struct supernet *sn, struct supernet_group *g)
 {
-    const size_t all = (size_t)(g->k + 1) * (sn->nstats + 1);
+    const size_t all = (size_t)(g->k + 1) * group_stats(sn);
     memset(g->sums, 0, all * sizeof *g->sums);
     memset(g->counts, 0, all * sizeof *g->counts);
 }
@@ -116,6 +133,7 @@ void supernet_group_calib_begin(struct supernet *sn, struct supernet_group *g)
 void supernet_group_calib(struct supernet *sn, struct supernet_group *g, const float *images,
                           int n)
 {
+    assert(n >= 1 && n <= sn->calib_cap);
     double *own_sum = sn->calib_sum;
     long *own_count = sn->calib_count;
     const float *x = images;
@@ -142,7 +160,7 @@ void supernet_group_calib(struct supernet *sn, struct supernet_group *g, const f
 /* Member j's accumulators of the shared cells' BNs, from where they ran. */
 static void take_shared(struct supernet *sn, struct supernet_group *g, int j)
 {
-    const size_t stats = sn->nstats + 1;
+    const size_t stats = group_stats(sn);
     const double *from_sum = g->sums + (size_t)g->k * stats;
     const long *from_count = g->counts + (size_t)g->k * stats;
     double *sum = g->sums + (size_t)j * stats;

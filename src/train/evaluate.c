@@ -17,12 +17,17 @@
  * take the 2,048. */
 enum { TOP1_BATCH = 2048, TOP1_BYTES = 8 << 20 };
 
-static int top1_batch_size(const struct data_split *eval, int batch)
+int evaluate_top1_batch(int h, int w, int batch)
 {
-    const size_t image = (size_t)eval->set->h * (size_t)eval->set->w * sizeof(float);
+    const size_t image = (size_t)h * (size_t)w * sizeof(float);
     const size_t fit = TOP1_BYTES / image;
     const int most = fit < TOP1_BATCH ? (int)fit : TOP1_BATCH;
     return batch > most ? batch : most;
+}
+
+static int top1_batch_size(const struct data_split *eval, int batch)
+{
+    return evaluate_top1_batch(eval->set->h, eval->set->w, batch);
 }
 
 static int argmax(const float *x, int k)
