@@ -190,9 +190,8 @@ struct search_eval_ctx {
 };
 enum mtd_status search_score_accuracy(void *ctx, const struct subnet *s, double *score,
                                       struct mtd_error *err);
-/* Its group scorer: the leading subnets whose archs share their first
- * cells with the first's (evaluate_archs), the first block at least when
- * the first two share it. */
+/* Its group scorer: evaluate_archs of the leading subnets (at most 16)
+ * each of which shares its first cell at least with the one before. */
 enum mtd_status search_score_accuracy_group(void *ctx, const struct subnet *subs, int n,
                                             double *scores, int *scored, struct mtd_error *err);
 

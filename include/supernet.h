@@ -223,22 +223,25 @@ uint64_t supernet_fingerprint(const struct supernet *sn);
 enum { SUPERNET_GROUP_MAX = 16 };
 
 /* The leading cells two archs run alike (same op, widths, BN set and
- * layouts), at most all but the last: the work a group of them shares. */
+ * layouts), at most all but the last. */
 int supernet_shared_cells(const struct supernet *sn, const struct arch *a, const struct arch *b);
 
-/* A group of archs[0, k) (each checked; k <= SUPERNET_GROUP_MAX) sharing
- * their first `shared` cells (no more than supernet_shared_cells of
- * archs[0] and each; all with the layouts of archs[0]), for evaluation
- * batches of up to cap images. The supernet must have room for them and
- * for the calibration batches (supernet_reserve_eval). */
+/* A group of archs[0, k) (each checked; k <= SUPERNET_GROUP_MAX; all with
+ * the layouts of archs[0]) for evaluation batches of up to cap images: a
+ * member starts from the output of the cells it shares with the member
+ * before it, kept by an earlier member (up to three such outputs at
+ * once), so that sorted archs run their common cells once. The supernet
+ * must have room for the batches and for the calibration's
+ * (supernet_reserve_eval). */
 struct supernet_group;
 enum mtd_status supernet_group_create(struct supernet *sn, const struct arch *archs, int k,
-                                      int shared, int cap, struct supernet_group **out,
+                                      int cap, struct supernet_group **out,
                                       struct mtd_error *err);
 void supernet_group_free(struct supernet_group *g);
-int supernet_group_shared(const struct supernet_group *g);
+/* The leading cells member j does not run itself. */
+int supernet_group_from(const struct supernet_group *g, int j);
 /* What a group of k for batches of cap allocates: each member's BN
- * statistics and logits, and the calibration sums. */
+ * statistics, calibration sums and logits. */
 size_t supernet_group_bytes(const struct supernet *sn, int k, int cap);
 
 /* BN recalibration of every member, as supernet_calib_begin, FORWARD_CALIB

@@ -116,14 +116,15 @@ enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
  * `batch` (evaluate_arch). */
 int evaluate_top1_batch(int h, int w, int batch);
 
-/* evaluate_arch of each of archs[0, k) (k <= SUPERNET_GROUP_MAX), each
- * accuracy[j] the one it gives alone, their first `shared` cells (at most
- * supernet_shared_cells of archs[0] and each) run once per batch; the
- * supernet is left at the last arch, as evaluate_arch leaves it. */
+/* evaluate_arch of each of archs[0, k) (k <= SUPERNET_GROUP_MAX, all
+ * with the same layouts), each accuracy[j] the one it gets alone, as a
+ * group (supernet_group_create: sorted archs run their common cells
+ * once); the supernet is left at the last arch, as evaluate_arch leaves
+ * it. */
 enum mtd_status evaluate_archs(struct supernet *sn, const struct data *d,
                                const struct data_split *calib, const struct data_split *eval,
                                int batch, const volatile sig_atomic_t *stop,
-                               const struct arch *archs, int k, int shared, double *accuracy,
+                               const struct arch *archs, int k, double *accuracy,
                                struct mtd_error *err);
 
 struct trainer;

@@ -1,7 +1,9 @@
 /*
- * test_group.c - archs scored together (group.c): the cells they all begin
- * with run once, and every member still gets the BN statistics and logits
- * it gets alone, bit for bit, interleaved or NCHW, whatever the widths.
+ * test_group.c - archs scored together (group.c): a member starts from the
+ * output of the cells it shares with the one before it, kept by an earlier
+ * member, and every member still gets the BN statistics and logits it gets
+ * alone, bit for bit, interleaved or NCHW, whatever the widths, when the
+ * kept outputs run out too.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -57,10 +59,11 @@ static struct alone run_alone(struct supernet *sn, const struct space_def *def,
     return a;
 }
 
-/* The group of archs[0, k) sharing `shared` cells against each member
- * alone: its logits, and the supernet's arch and statistics after the
- * group's calibration (the last member's). Fusions on and off. */
-static void check_group(const char *text, const struct arch *archs, int k, int shared)
+/* The group of archs[0, k) against each member alone: its logits, and
+ * the supernet's arch and statistics after the group's calibration (the
+ * last member's); `from`, when not NULL, the cells each member should
+ * leave to the ones before it. Fusions on and off. */
+static void check_group(const char *text, const struct arch *archs, int k, const int *from)
 {
     struct space_def def;
     struct supernet *sn = test_space_build(text, 1, &def);
@@ -79,8 +82,9 @@ static void check_group(const char *text, const struct arch *archs, int k, int s
          * calibrates (the shared cells' included, for every member). */
         memset(supernet_buffers(sn), 0xff, nbuf * sizeof(float));
         struct supernet_group *g;
-        assert_int_equal(supernet_group_create(sn, archs, k, shared, EVAL_N, &g, &err), MTD_OK);
-        assert_int_equal(supernet_group_shared(g), shared);
+        assert_int_equal(supernet_group_create(sn, archs, k, EVAL_N, &g, &err), MTD_OK);
+        for (int j = 0; from != NULL && j < k; j++)
+            assert_int_equal(supernet_group_from(g, j), from[j]);
         calibrate(sn, g, calib, image);
         /* The supernet is left at the last member, its statistics those
          * it gets alone (the others' are still the poison). */
@@ -100,15 +104,15 @@ static void check_group(const char *text, const struct arch *archs, int k, int s
     supernet_free(sn);
 }
 
-/* The archs of spos_small: cells 0 (stem), 1-6 (blocks), 7 (last), 8
- * (head); member j differs from the first from block `from` on. */
-static void spos_archs(struct supernet *sn, struct arch *archs, int k, int from)
+/* An arch of spos_small (cells 0 stem, 1-6 blocks, 7 last, 8 head) from
+ * its blocks' ops. */
+static struct arch spos_arch(struct supernet *sn, const int ops[6])
 {
-    for (int j = 0; j < k; j++) {
-        supernet_arch_max(sn, &archs[j]);
-        for (int b = 1; b <= 6; b++)
-            archs[j].op[b] = b < from ? (b * 3) % 4 : (b + j) % 4;
-    }
+    struct arch a;
+    supernet_arch_max(sn, &a);
+    for (int b = 1; b <= 6; b++)
+        a.op[b] = ops[b - 1];
+    return a;
 }
 
 static void test_group_spos(void **state)
@@ -116,20 +120,30 @@ static void test_group_spos(void **state)
     (void)state;
     struct space_def def;
     struct supernet *sn = test_space_build(test_spos_small_space, 1, &def);
-    struct arch archs[4];
-    spos_archs(sn, archs, 4, 3);
-    assert_int_equal(supernet_shared_cells(sn, &archs[0], &archs[1]), 3);
-    /* Nine cells (stem, six blocks, last, head): all but the head. */
+    /* Sorted, as a search scores them: each shares 6, 3, 5, 2 and 1 cells
+     * with the one before. The first keeps depths 1, 2 and 3 (three
+     * levels: not 6), the second starts from 3 (recomputing what the
+     * fourth level would have kept), the third finds no free level for
+     * the fourth's 5, the last two start from what is left. */
+    static const int ops[6][6] = {{0, 1, 2, 3, 0, 1}, {0, 1, 2, 3, 0, 2}, {0, 1, 3, 0, 0, 0},
+                                  {0, 1, 3, 0, 1, 1}, {0, 2, 0, 0, 0, 0}, {1, 0, 0, 0, 0, 0}};
+    static const int from[6] = {0, 3, 3, 3, 2, 1};
+    struct arch archs[6];
+    for (int j = 0; j < 6; j++)
+        archs[j] = spos_arch(sn, ops[j]);
+    assert_int_equal(supernet_shared_cells(sn, &archs[0], &archs[1]), 6);
+    assert_int_equal(supernet_shared_cells(sn, &archs[2], &archs[3]), 5);
+    /* Nine cells: all but the head. */
     assert_int_equal(supernet_shared_cells(sn, &archs[0], &archs[0]), 8);
     supernet_free(sn);
-    check_group(test_spos_small_space, archs, 4, 3);   /* stem and two blocks */
-    check_group(test_spos_small_space, archs, 4, 1);   /* the stem only */
-    check_group(test_spos_small_space, archs, 4, 0);   /* nothing */
-    check_group(test_spos_small_space, archs, 1, 3);   /* one member */
-    sn = test_space_build(test_spos_small_space, 1, &def);
-    spos_archs(sn, archs, 2, 7);   /* the same blocks: they differ in nothing */
-    supernet_free(sn);
-    check_group(test_spos_small_space, archs, 2, 7);
+    check_group(test_spos_small_space, archs, 6, from);
+    check_group(test_spos_small_space, archs + 2, 2, (const int[]){0, 5});
+    check_group(test_spos_small_space, archs, 1, (const int[]){0});
+    /* The same arch twice: the second runs only the head. */
+    archs[1] = archs[0];
+    check_group(test_spos_small_space, archs, 2, (const int[]){0, 8});
+    /* Nothing shared but the stem. */
+    check_group(test_spos_small_space, archs + 4, 2, (const int[]){0, 1});
 }
 
 /* Widths: a unit slimmed in one member ends what the members share at the
@@ -145,22 +159,19 @@ static void test_group_widths(void **state)
         archs[j].op[3] = j % 2;
     }
     archs[2].width[2] = (struct unit_width){.channels = 6};
-    const int shared = supernet_shared_cells(sn, &archs[0], &archs[2]);
+    const int shared = supernet_shared_cells(sn, &archs[1], &archs[2]);
     assert_int_equal(supernet_shared_cells(sn, &archs[0], &archs[1]), 3);
     assert_true(shared >= 1 && shared <= 3);
-    /* Asking for more than they share is an error. */
     struct supernet_group *g;
     struct mtd_error err = {0};
     assert_int_equal(supernet_reserve_eval(sn, 8, &err), MTD_OK);
-    assert_int_equal(supernet_group_create(sn, archs, 3, shared + 1, 8, &g, &err), MTD_ERR_DATA);
-    assert_non_null(strstr(err.msg, "does not share"));
-    assert_int_equal(supernet_group_create(sn, archs, SUPERNET_GROUP_MAX + 1, 0, 8, &g, &err),
+    assert_int_equal(supernet_group_create(sn, archs, SUPERNET_GROUP_MAX + 1, 8, &g, &err),
                      MTD_ERR_DATA);
     /* Batches past the supernet's room. */
-    assert_int_equal(supernet_group_create(sn, archs, 3, 0, 9, &g, &err), MTD_ERR_DATA);
+    assert_int_equal(supernet_group_create(sn, archs, 3, 9, &g, &err), MTD_ERR_DATA);
     assert_non_null(strstr(err.msg, "exceed"));
     supernet_free(sn);
-    check_group(test_shuffle_space, archs, 3, shared);
+    check_group(test_shuffle_space, archs, 3, (const int[]){0, 3, shared});
 }
 
 int main(void)

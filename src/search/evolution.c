@@ -576,21 +576,16 @@ enum mtd_status search_score_accuracy_group(void *ctx, const struct subnet *subs
     struct supernet *sn = search_space_supernet(c->ss);
     struct arch archs[SEARCH_GROUP_MAX];
     const int most = n < SUPERNET_GROUP_MAX ? n : SUPERNET_GROUP_MAX;
-    int k = 1, shared = 0, least = 0;
+    int k = 1;
     search_space_to_arch(c->ss, subs[0].choice, &archs[0]);
+    /* While each shares a cell with the one before (and so the layouts). */
     for (; k < most; k++) {
         search_space_to_arch(c->ss, subs[k].choice, &archs[k]);
-        const int with_first = supernet_shared_cells(sn, &archs[0], &archs[k]);
-        if (k == 1)   /* the stem and first block, or what the first two share */
-            least = shared = with_first < 2 ? with_first : 2;
-        if (with_first < least || with_first == 0)
+        if (supernet_shared_cells(sn, &archs[k - 1], &archs[k]) == 0)
             break;
-        if (with_first < shared || k == 1)
-            shared = with_first;
     }
     *scored = k;
     if (k == 1)
         return search_score_accuracy(ctx, &subs[0], &scores[0], err);
-    return evaluate_archs(sn, c->d, c->calib, c->val, c->batch, c->stop, archs, k, shared,
-                          scores, err);
+    return evaluate_archs(sn, c->d, c->calib, c->val, c->batch, c->stop, archs, k, scores, err);
 }

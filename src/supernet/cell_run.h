@@ -158,21 +158,37 @@ static inline int eval_chunk_room(int n)
     return n >= CONV2D_INTERLEAVED ? CONV2D_INTERLEAVED : eval_chunk(n);
 }
 
+/* Outputs of shared cells a group keeps at once (group.c). */
+enum { STASH_LEVELS = 3 };
+
 /* Floats of the evaluation regions of `threads` threads for chunks of
- * `chunk` images: two regions of the largest cell each, then the stash.
- * Thread t's start at eval_floats(sn, t, chunk). Calibration's are those
- * of one thread for its whole batch. */
+ * `chunk` images: two regions of the largest cell each, then the stash's
+ * levels. Thread t's start at eval_floats(sn, t, chunk). Calibration's
+ * are those of one thread for its whole batch. */
 static inline size_t eval_floats(const struct supernet *sn, int threads, int chunk)
 {
-    return (size_t)threads * (size_t)chunk * (2 * sn->cell_floats_max + sn->out_floats_max);
+    return (size_t)threads * (size_t)chunk
+           * (2 * sn->cell_floats_max + STASH_LEVELS * sn->out_floats_max);
 }
 
-/* The stash after the two regions at `arena` (batch n): where a group's
- * shared cells leave their output while each member runs on (group.c). */
-static inline float *stash(const struct supernet *sn, float *arena, int n)
+/* Level `level` of the stash after the two regions at `arena` (batch n):
+ * where a group member leaves a cell's output for the members after it. */
+static inline float *stash(const struct supernet *sn, float *arena, int n, int level)
 {
-    return region(sn, arena, 2, n);
+    return region(sn, arena, 2, n) + (size_t)level * (size_t)n * sn->out_floats_max;
 }
+
+/* A group member's walk (group.c): it starts at depth `from` (the output
+ * of cell from - 1) kept in stash level `level` by a member before it
+ * (-1: from the images, depth 0), and keeps its own output at depths
+ * save_depth[i] in levels save_level[i] for the members after it. Members
+ * sharing their first cells thus run them once, each output the bits the
+ * member would compute itself. */
+struct member_walk {
+    int from, level;
+    int nsaves;
+    int save_depth[STASH_LEVELS], save_level[STASH_LEVELS];
+};
 
 /* r for cell c of the current arch, batch n: training's own region,
  * NCHW, thread 0's scratch and fold (cell_run.c). */
@@ -193,11 +209,12 @@ struct eval_path {
     float *bufvals;
 };
 
-/* Evaluation of images [0, n) of inp under each of paths[0, k), their
- * first `shared` cells the same in all (ignored when k is 1): those run
- * once per chunk. Path j's logits at logits + j * stride (forward.c). */
-void forward_eval_paths(struct supernet *sn, const struct eval_path *paths, int k, int shared,
-                        const float *inp, int n, float *logits, size_t stride);
+/* Evaluation of images [0, n) of inp under each of paths[0, k) as their
+ * walks say (NULL when k is 1), all in the layout of paths[0]'s arch.
+ * Path j's logits at logits + j * stride (forward.c). */
+void forward_eval_paths(struct supernet *sn, const struct eval_path *paths,
+                        const struct member_walk *walks, int k, const float *inp, int n,
+                        float *logits, size_t stride);
 
 /* A calibration batch of n images through cells [first, end) of p's arch
  * (its BN sums go to the supernet's accumulators): x is the batch's

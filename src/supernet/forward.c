@@ -243,43 +243,53 @@ static const float *chunk_input(const struct supernet *sn, float *arena, const f
 }
 
 /* The logits of images [first, first + m) of inp under each of paths[0,
- * k), a chunk on the calling thread's regions and scratch: interleaved
- * when `interleaved` (m <= CONV2D_INTERLEAVED), NCHW otherwise; path j's
- * into logits + j * stride. The first `shared` cells (the same in every
- * path) run once, their output kept in the stash while each path runs the
- * rest from it. */
-static void forward_chunk(struct supernet *sn, const struct eval_path *paths, int k, int shared,
-                          const float *inp, int first, int m, int interleaved, int room,
-                          float *logits, size_t stride)
+ * k) as walks[0, k) say (a single path: all of it), a chunk on the
+ * calling thread's regions, stash and scratch: interleaved when
+ * `interleaved` (m <= CONV2D_INTERLEAVED), NCHW otherwise; path j's into
+ * logits + j * stride. */
+static void forward_chunk(struct supernet *sn, const struct eval_path *paths,
+                          const struct member_walk *walks, int k, const float *inp, int first,
+                          int m, int interleaved, int room, float *logits, size_t stride)
 {
     const int t = omp_get_thread_num();
     float *arena = sn->act + eval_floats(sn, t, room);
     float *scratch, *fold;
     thread_buffers(sn, t, &scratch, &fold);
-    int n = m, lanes = 1;
-    const float *x = NULL;
-    if (k > 1 && shared > 0) {
-        x = chunk_input(sn, arena, inp, first, m, interleaved, &n, &lanes);
-        x = run_cells(sn, &paths[0], 0, shared, x, n, FORWARD_EVAL, arena, scratch, fold, &lanes);
-        float *kept = stash(sn, arena, room);
-        memcpy(kept, x, cell_output_floats(sn, paths[0].arch, shared - 1, n) * sizeof(float));
-        x = kept;
-    } else {
-        shared = 0;
-    }
+    const struct member_walk whole = {0, -1, 0, {0}, {0}};
     const size_t classes = (size_t)sn->def.classes;
+    int lanes_at[STASH_LEVELS] = {0};
     for (int j = 0; j < k; j++) {
-        int l = lanes;
-        const float *y = shared > 0 ? x : chunk_input(sn, arena, inp, first, m, interleaved, &n, &l);
-        y = run_cells(sn, &paths[j], shared, sn->ncells, y, n, FORWARD_EVAL, arena, scratch,
-                      fold, &l);
-        assert(l == 1);
-        memcpy(logits + j * stride + (size_t)first * classes, y, (size_t)m * classes * sizeof(float));
+        const struct member_walk *w = walks ? &walks[j] : &whole;
+        int n = m, lanes = 1;
+        const float *x;
+        if (w->level < 0) {
+            x = chunk_input(sn, arena, inp, first, m, interleaved, &n, &lanes);
+        } else {
+            x = stash(sn, arena, room, w->level);
+            lanes = lanes_at[w->level];
+            n = interleaved ? CONV2D_INTERLEAVED : m;
+        }
+        int depth = w->from;
+        for (int i = 0; i <= w->nsaves; i++) {
+            const int end = i < w->nsaves ? w->save_depth[i] : sn->ncells;
+            x = run_cells(sn, &paths[j], depth, end, x, n, FORWARD_EVAL, arena, scratch, fold,
+                          &lanes);
+            depth = end;
+            if (i < w->nsaves) {
+                float *kept = stash(sn, arena, room, w->save_level[i]);
+                memcpy(kept, x, cell_output_floats(sn, paths[j].arch, end - 1, n) * sizeof *kept);
+                lanes_at[w->save_level[i]] = lanes;
+                x = kept;
+            }
+        }
+        assert(lanes == 1);
+        memcpy(logits + j * stride + (size_t)first * classes, x, (size_t)m * classes * sizeof *x);
     }
 }
 
-void forward_eval_paths(struct supernet *sn, const struct eval_path *paths, int k, int shared,
-                        const float *inp, int n, float *logits, size_t stride)
+void forward_eval_paths(struct supernet *sn, const struct eval_path *paths,
+                        const struct member_walk *walks, int k, const float *inp, int n,
+                        float *logits, size_t stride)
 {
     const int groups = interleaved_eval(sn, paths[0].arch) ? n / CONV2D_INTERLEAVED : 0;
     const int grouped = groups * CONV2D_INTERLEAVED, rest = n - grouped;
@@ -288,12 +298,12 @@ void forward_eval_paths(struct supernet *sn, const struct eval_path *paths, int 
 #pragma omp parallel for schedule(dynamic, 1)
     for (int q = 0; q < groups + nchunks; q++) {
         if (q < groups) {
-            forward_chunk(sn, paths, k, shared, inp, q * CONV2D_INTERLEAVED, CONV2D_INTERLEAVED,
+            forward_chunk(sn, paths, walks, k, inp, q * CONV2D_INTERLEAVED, CONV2D_INTERLEAVED,
                           1, room, logits, stride);
         } else {
             const int first = grouped + (q - groups) * chunk;
-            forward_chunk(sn, paths, k, shared, inp, first, n - first < chunk ? n - first : chunk,
-                          0, room, logits, stride);
+            forward_chunk(sn, paths, walks, k, inp, first,
+                          n - first < chunk ? n - first : chunk, 0, room, logits, stride);
         }
     }
 }
@@ -311,7 +321,7 @@ static const float *forward_eval(struct supernet *sn, const float *inp, int n)
         return run_cells(sn, &own, 0, sn->ncells, inp, n, FORWARD_EVAL, sn->act, sn->scratch,
                          sn->fold, &lanes);
     }
-    forward_eval_paths(sn, &own, 1, 0, inp, n, sn->logits, 0);
+    forward_eval_paths(sn, &own, NULL, 1, inp, n, sn->logits, 0);
     return sn->logits;
 }
 

@@ -1,9 +1,12 @@
 /*
- * group.c - archs scored together: the cells they all begin with run once
- * per batch, in calibration and in evaluation, and each member runs the
- * rest from their output. A member's BN statistics and logits are the bits
- * it would get alone: the shared cells compute exactly what each member's
- * own would, from the same images, weights and batch statistics.
+ * group.c - archs scored together, in the order given: a member that
+ * begins with the same cells as the one before it starts from their
+ * output, kept by an earlier member (a walk through the tree of their
+ * shared cells, at most STASH_LEVELS outputs kept at once: cell_run.h),
+ * in calibration and in evaluation. A member's BN statistics and logits
+ * are the bits it would get alone: a shared cell computes exactly what
+ * the member's own would, from the same images, weights and batch
+ * statistics.
  */
 #include <assert.h>
 #include <stdlib.h>
@@ -13,12 +16,12 @@
 #include "cell_run.h"
 
 struct supernet_group {
-    int k, shared, cap;
+    int k, cap;
     struct arch *archs;
+    struct member_walk walks[SUPERNET_GROUP_MAX];
     float *bufvals;            /* k x nbufvals: each member's running stats */
-    double *sums;              /* (k + 1) x nstats: calibration sums, the
-                                  shared cells' last */
-    long *counts;              /* (k + 1) x nstats, likewise */
+    double *sums;              /* k x stats: each member's calibration sums */
+    long *counts;              /* k x stats, likewise */
     float *logits;             /* k x cap x classes */
 };
 
@@ -30,8 +33,8 @@ static size_t group_stats(const struct supernet *sn)
 
 size_t supernet_group_bytes(const struct supernet *sn, int k, int cap)
 {
-    return (size_t)k * (sn->nbufvals * sizeof(float) + (size_t)cap * sn->def.classes * sizeof(float))
-           + (size_t)(k + 1) * group_stats(sn) * (sizeof(double) + sizeof(long));
+    return (size_t)k * (sn->nbufvals * sizeof(float) + (size_t)cap * sn->def.classes * sizeof(float)
+                        + group_stats(sn) * (sizeof(double) + sizeof(long)));
 }
 
 int supernet_shared_cells(const struct supernet *sn, const struct arch *a, const struct arch *b)
@@ -61,12 +64,59 @@ void supernet_group_free(struct supernet_group *g)
     free(g);
 }
 
+/* The members' walks. Member j shares branch[j] cells with member j - 1,
+ * and starts from the deepest kept output no deeper than that (the kept
+ * ones deeper belong to branches left behind); it keeps its outputs at
+ * the depths later members start from when it is the last to compute
+ * them (member m can start from member j's output at depth branch[m] when
+ * every member between them shares that much), while a level is free. */
+static void plan_walks(const struct supernet *sn, const struct arch *archs, int k,
+                       struct member_walk *walks)
+{
+    int branch[SUPERNET_GROUP_MAX] = {0};
+    for (int j = 1; j < k; j++)
+        branch[j] = supernet_shared_cells(sn, &archs[j - 1], &archs[j]);
+    struct { int depth, level; } kept[STASH_LEVELS];
+    int nkept = 0, used[STASH_LEVELS] = {0};
+    for (int j = 0; j < k; j++) {
+        struct member_walk *w = &walks[j];
+        while (nkept > 0 && kept[nkept - 1].depth > branch[j])
+            used[kept[--nkept].level] = 0;
+        w->from = nkept > 0 ? kept[nkept - 1].depth : 0;
+        w->level = nkept > 0 ? kept[nkept - 1].level : -1;
+        w->nsaves = 0;
+        /* The depths wanted: branch[m] no more than every branch since
+         * j, so they only shrink with m; kept shallowest first. */
+        int want[SUPERNET_GROUP_MAX], nwant = 0, low = sn->ncells;
+        for (int m = j + 1; m < k; m++) {
+            const int d = branch[m];
+            if (d <= low) {
+                if (d > w->from && (nwant == 0 || want[nwant - 1] != d))
+                    want[nwant++] = d;
+                low = d;
+            }
+        }
+        for (int i = nwant - 1; i >= 0; i--) {
+            int level = 0;
+            while (level < STASH_LEVELS && used[level])
+                level++;
+            if (level == STASH_LEVELS)
+                break;
+            used[level] = 1;
+            kept[nkept].depth = want[i];
+            kept[nkept++].level = level;
+            w->save_depth[w->nsaves] = want[i];
+            w->save_level[w->nsaves++] = level;
+        }
+    }
+}
+
 enum mtd_status supernet_group_create(struct supernet *sn, const struct arch *archs, int k,
-                                      int shared, int cap, struct supernet_group **out,
+                                      int cap, struct supernet_group **out,
                                       struct mtd_error *err)
 {
     *out = NULL;
-    if (k < 1 || k > SUPERNET_GROUP_MAX || shared < 0 || cap < 1)
+    if (k < 1 || k > SUPERNET_GROUP_MAX || cap < 1)
         return mtd_error_set(err, MTD_ERR_DATA, "a group of %d archs (at most %d)", k,
                              SUPERNET_GROUP_MAX);
     if (cap > sn->eval_cap)
@@ -77,21 +127,19 @@ enum mtd_status supernet_group_create(struct supernet *sn, const struct arch *ar
         if (st != MTD_OK)
             return st;
         /* A chunk runs every member in the first one's layout. */
-        if (supernet_shared_cells(sn, &archs[0], &archs[j]) < shared ||
-            forward_layouts(sn, &archs[0]) != forward_layouts(sn, &archs[j]))
-            return mtd_error_set(err, MTD_ERR_DATA, "group member %d does not share %d cells "
-                                 "and the layouts of the first", j, shared);
+        if (forward_layouts(sn, &archs[0]) != forward_layouts(sn, &archs[j]))
+            return mtd_error_set(err, MTD_ERR_DATA, "group member %d does not have the layouts "
+                                 "of the first", j);
     }
     struct supernet_group *g = calloc(1, sizeof *g);
     const size_t stats = group_stats(sn);
     if (g != NULL) {
         g->k = k;
-        g->shared = shared;
         g->cap = cap;
         g->archs = malloc((size_t)k * sizeof *g->archs);
         g->bufvals = floats_alloc((size_t)k * sn->nbufvals);
-        g->sums = malloc((size_t)(k + 1) * stats * sizeof *g->sums);
-        g->counts = malloc((size_t)(k + 1) * stats * sizeof *g->counts);
+        g->sums = malloc((size_t)k * stats * sizeof *g->sums);
+        g->counts = malloc((size_t)k * stats * sizeof *g->counts);
         g->logits = floats_alloc((size_t)k * (size_t)cap * (size_t)sn->def.classes);
     }
     if (g == NULL || !g->archs || !g->bufvals || !g->sums || !g->counts || !g->logits) {
@@ -99,6 +147,7 @@ enum mtd_status supernet_group_create(struct supernet *sn, const struct arch *ar
         return mtd_error_set(err, MTD_ERR_NOMEM, "out of memory for a group of %d archs", k);
     }
     memcpy(g->archs, archs, (size_t)k * sizeof *archs);
+    plan_walks(sn, g->archs, k, g->walks);
     for (int j = 0; j < k; j++)
         memcpy(g->bufvals + (size_t)j * sn->nbufvals, sn->bufvals,
                sn->nbufvals * sizeof *sn->bufvals);
@@ -106,12 +155,12 @@ enum mtd_status supernet_group_create(struct supernet *sn, const struct arch *ar
     return MTD_OK;
 }
 
-int supernet_group_shared(const struct supernet_group *g)
+int supernet_group_from(const struct supernet_group *g, int j)
 {
-    return g->shared;
+    return g->walks[j].from;
 }
 
-/* Member j's path; j = k: the shared cells' accumulators. */
+/* Member j's path. */
 static struct eval_path member(const struct supernet *sn, const struct supernet_group *g, int j)
 {
     return (struct eval_path){&g->archs[j], g->bufvals + (size_t)j * sn->nbufvals};
@@ -125,7 +174,7 @@ static void use_accumulators(struct supernet *sn, struct supernet_group *g, int 
 
 void supernet_group_calib_begin(struct supernet *sn, struct supernet_group *g)
 {
-    const size_t all = (size_t)(g->k + 1) * group_stats(sn);
+    const size_t all = (size_t)g->k * group_stats(sn);
     memset(g->sums, 0, all * sizeof *g->sums);
     memset(g->counts, 0, all * sizeof *g->counts);
 }
@@ -136,36 +185,47 @@ void supernet_group_calib(struct supernet *sn, struct supernet_group *g, const f
     assert(n >= 1 && n <= sn->calib_cap);
     double *own_sum = sn->calib_sum;
     long *own_count = sn->calib_count;
-    const float *x = images;
-    int lanes = 1;
-    if (g->shared > 0) {
-        const struct eval_path first = member(sn, g, 0);
-        use_accumulators(sn, g, g->k);
-        x = forward_calib_cells(sn, &first, images, n, 0, g->shared, &lanes);
-        const int rows = lanes > 1 ? interleaved_room(n) : n;
-        float *kept = stash(sn, sn->act, rows);
-        memcpy(kept, x, cell_output_floats(sn, first.arch, g->shared - 1, rows) * sizeof *kept);
-        x = kept;
-    }
+    /* The stash's levels hold whole interleaved groups, whatever the
+     * layout. */
+    const int room = interleaved_room(n);
+    int lanes_at[STASH_LEVELS] = {0};
     for (int j = 0; j < g->k; j++) {
         const struct eval_path p = member(sn, g, j);
-        int l = lanes;
+        const struct member_walk *w = &g->walks[j];
+        const float *x = w->level < 0 ? images : stash(sn, sn->act, room, w->level);
+        int lanes = w->level < 0 ? 1 : lanes_at[w->level];
+        int depth = w->from;
         use_accumulators(sn, g, j);
-        forward_calib_cells(sn, &p, x, n, g->shared, sn->ncells, &l);
+        for (int i = 0; i <= w->nsaves; i++) {
+            const int end = i < w->nsaves ? w->save_depth[i] : sn->ncells;
+            x = forward_calib_cells(sn, &p, x, n, depth, end, &lanes);
+            depth = end;
+            if (i < w->nsaves) {
+                const int rows = lanes > 1 ? interleaved_room(n) : n;
+                float *kept = stash(sn, sn->act, room, w->save_level[i]);
+                memcpy(kept, x, cell_output_floats(sn, p.arch, end - 1, rows) * sizeof *kept);
+                lanes_at[w->save_level[i]] = lanes;
+                x = kept;
+            }
+        }
     }
     sn->calib_sum = own_sum;
     sn->calib_count = own_count;
 }
 
-/* Member j's accumulators of the shared cells' BNs, from where they ran. */
+/* Member j's accumulators of the cells it did not run, from the member
+ * that ran each: the last one up to j that started at or before it. */
 static void take_shared(struct supernet *sn, struct supernet_group *g, int j)
 {
     const size_t stats = group_stats(sn);
-    const double *from_sum = g->sums + (size_t)g->k * stats;
-    const long *from_count = g->counts + (size_t)g->k * stats;
     double *sum = g->sums + (size_t)j * stats;
     long *count = g->counts + (size_t)j * stats;
-    for (int c = 0; c < g->shared; c++) {
+    for (int c = 0; c < g->walks[j].from; c++) {
+        int owner = j;
+        while (g->walks[owner].from > c)
+            owner--;
+        const double *from_sum = g->sums + (size_t)owner * stats;
+        const long *from_count = g->counts + (size_t)owner * stats;
         struct cell_run r;
         cell_run_init_arch(&r, sn, &g->archs[j], NULL, c, 1);
         for (int i = 0; i < r.g->nnodes; i++) {
@@ -207,7 +267,7 @@ const float *supernet_group_forward(struct supernet *sn, struct supernet_group *
     struct eval_path paths[SUPERNET_GROUP_MAX];
     for (int j = 0; j < g->k; j++)
         paths[j] = member(sn, g, j);
-    forward_eval_paths(sn, paths, g->k, g->shared, images, n, g->logits,
+    forward_eval_paths(sn, paths, g->walks, g->k, images, n, g->logits,
                        (size_t)n * (size_t)sn->def.classes);
     return g->logits;
 }

@@ -183,7 +183,7 @@ static enum mtd_status top1_group(struct supernet *sn, struct supernet_group *g,
 enum mtd_status evaluate_archs(struct supernet *sn, const struct data *d,
                                const struct data_split *calib, const struct data_split *eval,
                                int batch, const volatile sig_atomic_t *stop,
-                               const struct arch *archs, int k, int shared, double *accuracy,
+                               const struct arch *archs, int k, double *accuracy,
                                struct mtd_error *err)
 {
     struct eval_buffers b;
@@ -191,7 +191,7 @@ enum mtd_status evaluate_archs(struct supernet *sn, const struct data *d,
     const int top1_batch = top1_batch_size(eval, batch);
     enum mtd_status st = prepare(sn, calib, eval, batch, top1_batch, &b, err);
     if (st == MTD_OK)
-        st = supernet_group_create(sn, archs, k, shared, top1_batch, &g, err);
+        st = supernet_group_create(sn, archs, k, top1_batch, &g, err);
     if (st == MTD_OK && calib != NULL)
         st = calibrate_group(sn, g, d, calib, batch, stop, &b);
     if (st == MTD_OK)
