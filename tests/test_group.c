@@ -15,11 +15,26 @@
 
 #include "alloc.h"
 #include "fixture.h"
+#include "simd.h"
 #include "spaces.h"
 #include "space.h"
 #include "supernet.h"
 
 enum { CALIB_N = 37, EVAL_N = 45 };   /* whole interleaved groups, and rest */
+
+/* spos-fmnist's cells (stem, six blocks of every op in three stages, last,
+ * head) at 16 x 16 and a few channels: cheap enough for valgrind. */
+static const char *const spos_tiny_space =
+    "supernet = { input = { channels = 1; height = 16; width = 16; }; classes = 10;\n"
+    "  stem = { channels = 4; kernel = 3; stride = 1; };\n"
+    "  stages = (\n"
+    "    { blocks = 2; channels = 8; stride = 2;\n"
+    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; },\n"
+    "    { blocks = 2; channels = 16; stride = 2;\n"
+    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; },\n"
+    "    { blocks = 2; channels = 16; stride = 1;\n"
+    "      ops = [\"shuffle_3x3\", \"shuffle_5x5\", \"shuffle_7x7\", \"shuffle_xception\"]; } );\n"
+    "  last = { channels = 24; }; };\n";
 
 struct alone {
     float *logits;   /* EVAL_N rows, after its own calibration */
@@ -78,6 +93,8 @@ static void check_group(const char *text, const struct arch *archs, int k, const
         struct alone alone[SUPERNET_GROUP_MAX];
         for (int j = 0; j < k; j++)
             alone[j] = run_alone(sn, &def, &archs[j], calib, inp);
+        if (on && simd_avx512())   /* the layout of chunks of 16 images */
+            assert_true(supernet_eval_interleaved(sn));
         /* Statistics the group must not read: every one it uses, it
          * calibrates (the shared cells' included, for every member). */
         memset(supernet_buffers(sn), 0xff, nbuf * sizeof(float));
@@ -104,7 +121,7 @@ static void check_group(const char *text, const struct arch *archs, int k, const
     supernet_free(sn);
 }
 
-/* An arch of spos_small (cells 0 stem, 1-6 blocks, 7 last, 8 head) from
+/* An arch of spos_tiny (cells 0 stem, 1-6 blocks, 7 last, 8 head) from
  * its blocks' ops. */
 static struct arch spos_arch(struct supernet *sn, const int ops[6])
 {
@@ -119,7 +136,7 @@ static void test_group_spos(void **state)
 {
     (void)state;
     struct space_def def;
-    struct supernet *sn = test_space_build(test_spos_small_space, 1, &def);
+    struct supernet *sn = test_space_build(spos_tiny_space, 1, &def);
     /* Sorted, as a search scores them: each shares 6, 3, 5, 2 and 1 cells
      * with the one before. The first keeps depths 1, 2 and 3 (three
      * levels: not 6), the second starts from 3 (recomputing what the
@@ -136,14 +153,14 @@ static void test_group_spos(void **state)
     /* Nine cells: all but the head. */
     assert_int_equal(supernet_shared_cells(sn, &archs[0], &archs[0]), 8);
     supernet_free(sn);
-    check_group(test_spos_small_space, archs, 6, from);
-    check_group(test_spos_small_space, archs + 2, 2, (const int[]){0, 5});
-    check_group(test_spos_small_space, archs, 1, (const int[]){0});
+    check_group(spos_tiny_space, archs, 6, from);
+    check_group(spos_tiny_space, archs + 2, 2, (const int[]){0, 5});
+    check_group(spos_tiny_space, archs, 1, (const int[]){0});
     /* The same arch twice: the second runs only the head. */
     archs[1] = archs[0];
-    check_group(test_spos_small_space, archs, 2, (const int[]){0, 8});
+    check_group(spos_tiny_space, archs, 2, (const int[]){0, 8});
     /* Nothing shared but the stem. */
-    check_group(test_spos_small_space, archs + 4, 2, (const int[]){0, 1});
+    check_group(spos_tiny_space, archs + 4, 2, (const int[]){0, 1});
 }
 
 /* Widths: a unit slimmed in one member ends what the members share at the
