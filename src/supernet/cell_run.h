@@ -181,13 +181,14 @@ static inline float *stash(const struct supernet *sn, float *arena, int n, int l
 /* A group member's walk (group.c): it starts at depth `from` (the output
  * of cell from - 1) kept in stash level `level` by a member before it
  * (-1: from the images, depth 0), and keeps its own output at depths
- * save_depth[i] in levels save_level[i] for the members after it. Members
+ * save_depth[i] in levels save_level + i for the members after it (the
+ * kept outputs are a stack: a level is its place in it). Members
  * sharing their first cells thus run them once, each output the bits the
  * member would compute itself. */
 struct member_walk {
     int from, level;
-    int nsaves;
-    int save_depth[STASH_LEVELS], save_level[STASH_LEVELS];
+    int nsaves, save_level;        /* the saves' levels: save_level + i */
+    int save_depth[STASH_LEVELS];
 };
 
 /* r for cell c of the current arch, batch n: training's own region,
@@ -216,13 +217,21 @@ void forward_eval_paths(struct supernet *sn, const struct eval_path *paths,
                         const struct member_walk *walks, int k, const float *inp, int n,
                         float *logits, size_t stride);
 
-/* A calibration batch of n images through cells [first, end) of p's arch
- * (its BN sums go to the supernet's accumulators): x is the batch's
- * images when first is 0 (interleaved here when the arch allows), else
- * cell first's input in the layout *lanes says; its output, whose layout
- * *lanes then says (forward.c). */
-const float *forward_calib_cells(struct supernet *sn, const struct eval_path *p, const float *x,
-                                 int n, int first, int end, int *lanes);
+/* Member w's cells of p's arch on x (n rows in the layout *lanes says:
+ * the images, or the kept output it starts from) in the two regions at
+ * `arena`, in evaluation or calibration (its BN sums to the supernet's
+ * accumulators), keeping its outputs where the walk says in the stash of
+ * `room` rows a level, their layouts in lanes_at; its output (forward.c). */
+const float *walk_member(struct supernet *sn, const struct eval_path *p,
+                         const struct member_walk *w, const float *x, int n,
+                         enum forward_mode mode, float *arena, int room, float *scratch,
+                         float *fold, int *lanes, int *lanes_at);
+
+/* A calibration batch of n images as the first cell of arch takes them:
+ * interleaved in the second region when the arch calibrates so (*lanes
+ * says); sets the batch the BNs count (forward.c). */
+const float *forward_calib_input(struct supernet *sn, const struct arch *arch,
+                                 const float *images, int n, int *lanes);
 
 /* The exact averages of the calibration accumulators written to the
  * running statistics of p's arch at p's bufvals (calibration.c). */

@@ -242,6 +242,26 @@ static const float *chunk_input(const struct supernet *sn, float *arena, const f
     return il;
 }
 
+const float *walk_member(struct supernet *sn, const struct eval_path *p,
+                         const struct member_walk *w, const float *x, int n,
+                         enum forward_mode mode, float *arena, int room, float *scratch,
+                         float *fold, int *lanes, int *lanes_at)
+{
+    int depth = w->from;
+    for (int i = 0; i <= w->nsaves; i++) {
+        const int end = i < w->nsaves ? w->save_depth[i] : sn->ncells;
+        x = run_cells(sn, p, depth, end, x, n, mode, arena, scratch, fold, lanes);
+        depth = end;
+        if (i < w->nsaves) {
+            float *kept = stash(sn, arena, room, w->save_level + i);
+            memcpy(kept, x, cell_output_floats(sn, p->arch, end - 1, n) * sizeof *kept);
+            lanes_at[w->save_level + i] = *lanes;
+            x = kept;
+        }
+    }
+    return x;
+}
+
 /* The logits of images [first, first + m) of inp under each of paths[0,
  * k) as walks[0, k) say (a single path: all of it), a chunk on the
  * calling thread's regions, stash and scratch: interleaved when
@@ -255,7 +275,7 @@ static void forward_chunk(struct supernet *sn, const struct eval_path *paths,
     float *arena = sn->act + eval_floats(sn, t, room);
     float *scratch, *fold;
     thread_buffers(sn, t, &scratch, &fold);
-    const struct member_walk whole = {0, -1, 0, {0}, {0}};
+    const struct member_walk whole = {0, -1, 0, 0, {0}};
     const size_t classes = (size_t)sn->def.classes;
     int lanes_at[STASH_LEVELS] = {0};
     for (int j = 0; j < k; j++) {
@@ -269,19 +289,8 @@ static void forward_chunk(struct supernet *sn, const struct eval_path *paths,
             lanes = lanes_at[w->level];
             n = interleaved ? CONV2D_INTERLEAVED : m;
         }
-        int depth = w->from;
-        for (int i = 0; i <= w->nsaves; i++) {
-            const int end = i < w->nsaves ? w->save_depth[i] : sn->ncells;
-            x = run_cells(sn, &paths[j], depth, end, x, n, FORWARD_EVAL, arena, scratch, fold,
-                          &lanes);
-            depth = end;
-            if (i < w->nsaves) {
-                float *kept = stash(sn, arena, room, w->save_level[i]);
-                memcpy(kept, x, cell_output_floats(sn, paths[j].arch, end - 1, n) * sizeof *kept);
-                lanes_at[w->save_level[i]] = lanes;
-                x = kept;
-            }
-        }
+        x = walk_member(sn, &paths[j], w, x, n, FORWARD_EVAL, arena, room, scratch, fold, &lanes,
+                        lanes_at);
         assert(lanes == 1);
         memcpy(logits + j * stride + (size_t)first * classes, x, (size_t)m * classes * sizeof *x);
     }
@@ -325,25 +334,20 @@ static const float *forward_eval(struct supernet *sn, const float *inp, int n)
     return sn->logits;
 }
 
-const float *forward_calib_cells(struct supernet *sn, const struct eval_path *p, const float *x,
-                                 int n, int first, int end, int *lanes)
+const float *forward_calib_input(struct supernet *sn, const struct arch *arch,
+                                 const float *images, int n, int *lanes)
 {
     sn->n = n;
-    if (first == 0) {
-        *lanes = 1;
-        if (interleaved_calib(sn, p->arch)) {
-            /* Whole groups, the last one padded, in the second region
-             * (the first cell writes the first). */
-            const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
-            float *il = region(sn, sn->act, 1, interleaved_room(n));
-            interleave_images(il, x, n, image);
-            x = il;
-            *lanes = CONV2D_INTERLEAVED;
-        }
-    }
-    const int rows = *lanes > 1 ? interleaved_room(n) : n;
-    return run_cells(sn, p, first, end, x, rows, FORWARD_CALIB, sn->act, sn->scratch, sn->fold,
-                     lanes);
+    *lanes = 1;
+    if (!interleaved_calib(sn, arch))
+        return images;
+    /* Whole groups, the last one padded, in the second region (the first
+     * cell writes the first). */
+    const size_t image = (size_t)sn->def.in_c * sn->def.in_h * sn->def.in_w;
+    float *il = region(sn, sn->act, 1, interleaved_room(n));
+    interleave_images(il, images, n, image);
+    *lanes = CONV2D_INTERLEAVED;
+    return il;
 }
 
 const float *supernet_forward(struct supernet *sn, const float *inp, int n,
@@ -357,8 +361,11 @@ const float *supernet_forward(struct supernet *sn, const float *inp, int n,
     if (mode == FORWARD_EVAL)
         return forward_eval(sn, inp, n);
     int lanes = 1;
-    if (mode == FORWARD_CALIB)
-        return forward_calib_cells(sn, &own, inp, n, 0, sn->ncells, &lanes);
+    if (mode == FORWARD_CALIB) {
+        const float *x = forward_calib_input(sn, &sn->arch, inp, n, &lanes);
+        return run_cells(sn, &own, 0, sn->ncells, x, lanes > 1 ? interleaved_room(n) : n,
+                         FORWARD_CALIB, sn->act, sn->scratch, sn->fold, &lanes);
+    }
     sn->n = n;
     const float *x = inp;
     for (int c = 0; c < sn->ncells; c++) {

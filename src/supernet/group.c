@@ -69,24 +69,25 @@ void supernet_group_free(struct supernet_group *g)
  * ones deeper belong to branches left behind); it keeps its outputs at
  * the depths later members start from when it is the last to compute
  * them (member m can start from member j's output at depth branch[m] when
- * every member between them shares that much), while a level is free. */
+ * every member between them shares that much), shallowest first, while a
+ * level is free. The kept outputs are a stack, level k its k-th entry. */
 static void plan_walks(const struct supernet *sn, const struct arch *archs, int k,
                        struct member_walk *walks)
 {
     int branch[SUPERNET_GROUP_MAX] = {0};
     for (int j = 1; j < k; j++)
         branch[j] = supernet_shared_cells(sn, &archs[j - 1], &archs[j]);
-    struct { int depth, level; } kept[STASH_LEVELS];
-    int nkept = 0, used[STASH_LEVELS] = {0};
+    int kept[STASH_LEVELS], nkept = 0;   /* depths */
     for (int j = 0; j < k; j++) {
         struct member_walk *w = &walks[j];
-        while (nkept > 0 && kept[nkept - 1].depth > branch[j])
-            used[kept[--nkept].level] = 0;
-        w->from = nkept > 0 ? kept[nkept - 1].depth : 0;
-        w->level = nkept > 0 ? kept[nkept - 1].level : -1;
+        while (nkept > 0 && kept[nkept - 1] > branch[j])
+            nkept--;
+        w->from = nkept > 0 ? kept[nkept - 1] : 0;
+        w->level = nkept - 1;
+        w->save_level = nkept;
         w->nsaves = 0;
         /* The depths wanted: branch[m] no more than every branch since
-         * j, so they only shrink with m; kept shallowest first. */
+         * j, so they only shrink with m. */
         int want[SUPERNET_GROUP_MAX], nwant = 0, low = sn->ncells;
         for (int m = j + 1; m < k; m++) {
             const int d = branch[m];
@@ -96,18 +97,8 @@ static void plan_walks(const struct supernet *sn, const struct arch *archs, int 
                 low = d;
             }
         }
-        for (int i = nwant - 1; i >= 0; i--) {
-            int level = 0;
-            while (level < STASH_LEVELS && used[level])
-                level++;
-            if (level == STASH_LEVELS)
-                break;
-            used[level] = 1;
-            kept[nkept].depth = want[i];
-            kept[nkept++].level = level;
-            w->save_depth[w->nsaves] = want[i];
-            w->save_level[w->nsaves++] = level;
-        }
+        for (int i = nwant - 1; i >= 0 && nkept < STASH_LEVELS; i--)
+            w->save_depth[w->nsaves++] = kept[nkept++] = want[i];
     }
 }
 
@@ -192,22 +183,17 @@ void supernet_group_calib(struct supernet *sn, struct supernet_group *g, const f
     for (int j = 0; j < g->k; j++) {
         const struct eval_path p = member(sn, g, j);
         const struct member_walk *w = &g->walks[j];
-        const float *x = w->level < 0 ? images : stash(sn, sn->act, room, w->level);
-        int lanes = w->level < 0 ? 1 : lanes_at[w->level];
-        int depth = w->from;
-        use_accumulators(sn, g, j);
-        for (int i = 0; i <= w->nsaves; i++) {
-            const int end = i < w->nsaves ? w->save_depth[i] : sn->ncells;
-            x = forward_calib_cells(sn, &p, x, n, depth, end, &lanes);
-            depth = end;
-            if (i < w->nsaves) {
-                const int rows = lanes > 1 ? interleaved_room(n) : n;
-                float *kept = stash(sn, sn->act, room, w->save_level[i]);
-                memcpy(kept, x, cell_output_floats(sn, p.arch, end - 1, rows) * sizeof *kept);
-                lanes_at[w->save_level[i]] = lanes;
-                x = kept;
-            }
+        int lanes;
+        const float *x;
+        if (w->level < 0) {   /* the first member's sets the batch (sn->n) */
+            x = forward_calib_input(sn, p.arch, images, n, &lanes);
+        } else {
+            x = stash(sn, sn->act, room, w->level);
+            lanes = lanes_at[w->level];
         }
+        use_accumulators(sn, g, j);
+        walk_member(sn, &p, w, x, lanes > 1 ? room : n, FORWARD_CALIB, sn->act, room,
+                    sn->scratch, sn->fold, &lanes, lanes_at);
     }
     sn->calib_sum = own_sum;
     sn->calib_count = own_count;
