@@ -74,40 +74,64 @@ static int load_batch(const struct data *d, const struct data_split *s, int at, 
     return n;
 }
 
-static enum mtd_status calibrate(struct supernet *sn, const struct data *d,
+/* What a pass scores: the supernet's current arch (g == NULL), or the k
+ * archs of group g. */
+struct scoring {
+    struct supernet *sn;
+    struct supernet_group *g;
+    int k;
+};
+
+static enum mtd_status calibrate(const struct scoring *s, const struct data *d,
                                  const struct data_split *calib, int batch,
                                  const volatile sig_atomic_t *stop, struct eval_buffers *b,
                                  struct mtd_error *err)
 {
-    enum mtd_status st = supernet_calib_begin(sn, err);
-    if (st != MTD_OK)
-        return st;
+    if (s->g != NULL) {
+        supernet_group_calib_begin(s->sn, s->g);
+    } else {
+        enum mtd_status st = supernet_calib_begin(s->sn, err);
+        if (st != MTD_OK)
+            return st;
+    }
     for (int at = 0; at < calib->count; at += batch) {
         if (stop != NULL && *stop)
             return MTD_STOPPED;
         int n = load_batch(d, calib, at, batch, b);
-        supernet_forward(sn, b->images, n, FORWARD_CALIB);
+        if (s->g != NULL)
+            supernet_group_calib(s->sn, s->g, b->images, n);
+        else
+            supernet_forward(s->sn, b->images, n, FORWARD_CALIB);
     }
-    supernet_calib_finish(sn);
+    if (s->g != NULL)
+        supernet_group_calib_finish(s->sn, s->g);
+    else
+        supernet_calib_finish(s->sn);
     return MTD_OK;
 }
 
-static enum mtd_status top1(struct supernet *sn, const struct data *d,
+/* accuracy[j]: arch j's top-1 accuracy on eval. */
+static enum mtd_status top1(const struct scoring *s, const struct data *d,
                             const struct data_split *eval, int batch,
                             const volatile sig_atomic_t *stop, struct eval_buffers *b,
                             double *accuracy)
 {
-    const int classes = supernet_space(sn)->classes;
-    long correct = 0;
+    const int classes = supernet_space(s->sn)->classes;
+    long correct[SUPERNET_GROUP_MAX] = {0};
     for (int at = 0; at < eval->count; at += batch) {
         if (stop != NULL && *stop)
             return MTD_STOPPED;
         int n = load_batch(d, eval, at, batch, b);
-        const float *logits = supernet_forward(sn, b->images, n, FORWARD_EVAL);
-        for (int i = 0; i < n; i++)
-            correct += argmax(logits + (size_t)i * (size_t)classes, classes) == b->labels[i];
+        /* a group's logits: member j's n rows after member j - 1's */
+        const float *logits = s->g != NULL ? supernet_group_forward(s->sn, s->g, b->images, n)
+                                           : supernet_forward(s->sn, b->images, n, FORWARD_EVAL);
+        for (int j = 0; j < s->k; j++)
+            for (int i = 0; i < n; i++)
+                correct[j] += argmax(logits + ((size_t)j * n + i) * (size_t)classes, classes)
+                              == b->labels[i];
     }
-    *accuracy = eval->count > 0 ? (double)correct / (double)eval->count : 0.0;
+    for (int j = 0; j < s->k; j++)
+        accuracy[j] = eval->count > 0 ? (double)correct[j] / (double)eval->count : 0.0;
     return MTD_OK;
 }
 
@@ -131,53 +155,15 @@ enum mtd_status evaluate_arch(struct supernet *sn, const struct data *d,
                               struct mtd_error *err)
 {
     struct eval_buffers b;
+    const struct scoring s = {sn, NULL, 1};
     const int top1_batch = top1_batch_size(eval, batch);
     enum mtd_status st = prepare(sn, calib, eval, batch, top1_batch, &b, err);
     if (st == MTD_OK && calib != NULL)
-        st = calibrate(sn, d, calib, batch, stop, &b, err);
+        st = calibrate(&s, d, calib, batch, stop, &b, err);
     if (st == MTD_OK)
-        st = top1(sn, d, eval, top1_batch, stop, &b, accuracy);
+        st = top1(&s, d, eval, top1_batch, stop, &b, accuracy);
     buffers_free(&b);
     return st;
-}
-
-/* The group's calibration: evaluate_arch's, for every member. */
-static enum mtd_status calibrate_group(struct supernet *sn, struct supernet_group *g,
-                                       const struct data *d, const struct data_split *calib,
-                                       int batch, const volatile sig_atomic_t *stop,
-                                       struct eval_buffers *b)
-{
-    supernet_group_calib_begin(sn, g);
-    for (int at = 0; at < calib->count; at += batch) {
-        if (stop != NULL && *stop)
-            return MTD_STOPPED;
-        int n = load_batch(d, calib, at, batch, b);
-        supernet_group_calib(sn, g, b->images, n);
-    }
-    supernet_group_calib_finish(sn, g);
-    return MTD_OK;
-}
-
-static enum mtd_status top1_group(struct supernet *sn, struct supernet_group *g, int k,
-                                  const struct data *d, const struct data_split *eval, int batch,
-                                  const volatile sig_atomic_t *stop, struct eval_buffers *b,
-                                  double *accuracy)
-{
-    const int classes = supernet_space(sn)->classes;
-    long correct[SUPERNET_GROUP_MAX] = {0};
-    for (int at = 0; at < eval->count; at += batch) {
-        if (stop != NULL && *stop)
-            return MTD_STOPPED;
-        int n = load_batch(d, eval, at, batch, b);
-        const float *logits = supernet_group_forward(sn, g, b->images, n);
-        for (int j = 0; j < k; j++)
-            for (int i = 0; i < n; i++)
-                correct[j] += argmax(logits + ((size_t)j * n + i) * (size_t)classes, classes)
-                              == b->labels[i];
-    }
-    for (int j = 0; j < k; j++)
-        accuracy[j] = eval->count > 0 ? (double)correct[j] / (double)eval->count : 0.0;
-    return MTD_OK;
 }
 
 enum mtd_status evaluate_archs(struct supernet *sn, const struct data *d,
@@ -192,10 +178,11 @@ enum mtd_status evaluate_archs(struct supernet *sn, const struct data *d,
     enum mtd_status st = prepare(sn, calib, eval, batch, top1_batch, &b, err);
     if (st == MTD_OK)
         st = supernet_group_create(sn, archs, k, top1_batch, &g, err);
+    const struct scoring s = {sn, g, k};
     if (st == MTD_OK && calib != NULL)
-        st = calibrate_group(sn, g, d, calib, batch, stop, &b);
+        st = calibrate(&s, d, calib, batch, stop, &b, err);
     if (st == MTD_OK)
-        st = top1_group(sn, g, k, d, eval, top1_batch, stop, &b, accuracy);
+        st = top1(&s, d, eval, top1_batch, stop, &b, accuracy);
     if (st == MTD_OK)
         st = supernet_set_arch(sn, &archs[k - 1], err);
     supernet_group_free(g);
