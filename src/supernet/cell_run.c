@@ -24,6 +24,7 @@ void cell_run_init_arch(struct cell_run *r, const struct supernet *sn, const str
     r->fold = sn->fold;
     r->lanes = 1;
     r->map = (struct conv2d_epilogue){0};
+    r->map_input = NULL;
     r->placed = 0;
 }
 

@@ -42,11 +42,15 @@ struct cell_run {
                                       of them, each (C, H, W, lanes)), in
                                       evaluation and calibration until the
                                       global pool, which writes NCHW */
-    int map_node;                  /* the convolution that reads its input
-                                      through `map` (a batch norm's map left
-                                      to its reader: bn_deferred) */
+    int map_node;                  /* the node that reads its input through
+                                      `map` (a batch norm's map left to its
+                                      reader: bn_deferred) */
     struct conv2d_epilogue map;    /* its scale and shift in `fold`; none
                                       while map.scale is NULL */
+    const float *map_input;        /* what `map` maps: the BN's input (in
+                                      calibration in place in its output's
+                                      slot; in training the convolution's,
+                                      which backward reads) */
     int placed;                    /* 1 + the fused concat whose second part
                                       its producer wrote in place
                                       (shuffle_write_through); 0: none */

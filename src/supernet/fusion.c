@@ -73,23 +73,27 @@ int split_second_read_through(const struct supernet *sn, const struct op_graph *
 }
 
 /* Whether BN node i's map is left to the node after it, the only reader
- * of its output, in interleaved calibration: a depthwise convolution maps
- * it as it copies it (conv2d_shape.in_map), a concat-and-shuffle as it
- * copies it, a dense convolution in place a group at a time just before
- * its product reads it (interleaved_groups). The BN's own pass over the
- * whole batch is saved, or (dense) made while the group is in cache. */
+ * of its output: in training and calibration, a concat-and-shuffle maps
+ * it as it copies it; in interleaved calibration also a depthwise
+ * convolution as it copies it (conv2d_shape.in_map), and a dense
+ * convolution in place a group at a time just before its product reads
+ * it (interleaved_groups). The BN's own pass over the whole batch is
+ * saved, or (dense) made while the group is in cache. Training never
+ * needs the BN's output itself: its backward reads the BN's input, and a
+ * concat-and-shuffle's only gradients. */
 int bn_deferred(const struct supernet *sn, const struct cell_run *r, int i,
                 enum forward_mode mode)
 {
     const struct op_graph *g = r->g;
     const struct node *bn = &g->nodes[i];
-    if (mode != FORWARD_CALIB || r->lanes == 1 || sn->no_fusion || i + 1 >= g->nnodes)
+    if (mode == FORWARD_EVAL || sn->no_fusion || i + 1 >= g->nnodes)
         return 0;
     const struct node *next = &g->nodes[i + 1];
-    const int reader = (next->kind == NODE_CONV && next->src == bn->dst) ||
-                       (concat_shuffle_fused(sn, g, i + 1) && next->src2 == bn->dst &&
-                        next->src != bn->dst);
-    return reader && slot_readers(g, bn->dst) == 1 && g->out != bn->dst;
+    const int copy = concat_shuffle_fused(sn, g, i + 1) && next->src2 == bn->dst &&
+                     next->src != bn->dst;
+    const int conv = next->kind == NODE_CONV && next->src == bn->dst &&
+                     mode == FORWARD_CALIB && r->lanes > 1;
+    return (copy || conv) && slot_readers(g, bn->dst) == 1 && g->out != bn->dst;
 }
 
 /* In evaluation mode the BN (and its ReLU) can be applied to each image's

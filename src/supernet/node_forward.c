@@ -52,21 +52,25 @@ static void bn_forward_on(struct supernet *sn, struct cell_run *r, const struct 
         batchnorm_forward_eval(out, inp, gamma, beta, rmean, rvar, eps, &s);
     } else {
         float *mean = bn_mean(sn, nd), *var = bn_var(sn, nd);
-        if (r->lanes > 1) {
-            /* Interleaved calibration: the statistics of the batch's
-             * sn->n images from their planes' moments, the map on the
-             * groups' planes. */
-            assert(moments != NULL && mode == FORWARD_CALIB);
-            const struct bn_shape images = {.n = sn->n, .c = s.c, .hw = (int)slot_hw(r, nd->dst)};
+        const int i = (int)(nd - r->g->nodes);
+        const int deferred = moments != NULL && bn_deferred(sn, r, i, mode);
+        if (r->lanes > 1 || deferred) {
+            /* The statistics of the batch's images from their planes'
+             * moments (interleaved calibration: sn->n of them, whose
+             * planes are interleaved in the groups); the map on the
+             * planes, or left to the reader (bn_deferred). */
+            assert(moments != NULL && (r->lanes == 1 || mode == FORWARD_CALIB));
+            const struct bn_shape images = {.n = r->lanes > 1 ? sn->n : s.n, .c = s.c,
+                                            .hw = (int)slot_hw(r, nd->dst)};
             count = (long)images.n * images.hw;
             batchnorm_moments_stats(mean, var, moments, &images);
-            const int i = (int)(nd - r->g->nodes);
-            if (bn_deferred(sn, r, i, mode)) {
+            if (deferred) {
                 batchnorm_train_map(r->fold, r->fold + sn->fold_width, gamma, beta, mean, var,
                                     eps, s.c);
                 r->map = (struct conv2d_epilogue){r->fold, r->fold + sn->fold_width, nd->relu,
                                                   NULL, NULL};
                 r->map_node = i + 1;
+                r->map_input = inp;
             } else {
                 batchnorm_train_apply(out, inp, gamma, beta, mean, var, eps, &s);
             }
@@ -314,7 +318,7 @@ void concat_shuffle_forward_run(const struct cell_run *r, int i)
     const struct node *cat = &r->g->nodes[i], *shf = &r->g->nodes[i + 1];
     const int mapped = r->map.scale != NULL && r->map_node == i;
     const struct channel_map b_map = {r->map.scale, r->map.shift, r->map.relu};
-    concat_shuffle_forward_mapped(slot_mut(r, shf->dst), slot(r, p.a), p.a_c, p.ca,
-                                  r->placed == i + 1 ? NULL : slot(r, cat->src2), p.cb,
+    const float *b = r->placed == i + 1 ? NULL : mapped ? r->map_input : slot(r, cat->src2);
+    concat_shuffle_forward_mapped(slot_mut(r, shf->dst), slot(r, p.a), p.a_c, p.ca, b, p.cb,
                                   mapped ? &b_map : NULL, run_images(r), p.hw, 2);
 }
