@@ -37,12 +37,13 @@ struct conv2d_shape {
                          next's; 0 means cin*h*w. A larger one reads the
                          input in place as channels of a wider tensor. */
     const struct conv2d_epilogue *in_map;
-                      /* forward, interleaved depthwise only (node_forward.c
-                         maps a dense one's input itself): each input
-                         channel's map (scale, shift, ReLU: the epilogue's
-                         arithmetic) applied to the input as it is read,
-                         for a batch norm whose output only this reads;
-                         NULL: none */
+                      /* interleaved depthwise, or NCHW ungrouped dense
+                         (node_forward.c maps an interleaved dense one's
+                         input itself), forward and dense backward: each
+                         input channel's map (scale, shift, ReLU: the
+                         epilogue's arithmetic) applied to the input as it
+                         is read, for a batch norm whose output only this
+                         reads; NULL: none */
     size_t out_channel; /* forward, interleaved only: floats from one
                            output channel to the next; 0: compact (OH*OW*16).
                            A larger one writes channels in place in a

@@ -105,8 +105,18 @@ static void node_backward(struct supernet *sn, const struct cell_run *r, int i)
         const struct param_info *w = &sn->params[nd->param];
         struct conv2d_shape s = cell_conv_shape(r, nd, w);
         s.overwrite = overwrites(r, i, nd->src);
-        conv2d_backward(dslot(r, nd->src), sn->grads + w->offset, dslot(r, nd->dst),
-                        slot(r, nd->src), sn->weights + w->offset, &s, r->scratch);
+        /* The forward read its input through the BN before it (a map left
+         * to it: bn_deferred), whose output was never stored: the same
+         * map, on the BN's input. */
+        const float *inp = slot(r, nd->src);
+        struct conv2d_epilogue map;
+        if (i > 0 && bn_deferred(sn, r, i - 1, FORWARD_TRAIN)) {
+            map = bn_train_map(sn, r, &r->g->nodes[i - 1]);
+            s.in_map = &map;
+            inp = slot(r, r->g->nodes[i - 1].src);
+        }
+        conv2d_backward(dslot(r, nd->src), sn->grads + w->offset, dslot(r, nd->dst), inp,
+                        sn->weights + w->offset, &s, r->scratch);
         touch(sn, nd->param, s.cout, (s.cin / s.groups) * s.k * s.k);
         break;
     }

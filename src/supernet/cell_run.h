@@ -259,6 +259,12 @@ int bn_deferred(const struct supernet *sn, const struct cell_run *r, int i,
                 enum forward_mode mode);
 int shuffle_write_through(const struct supernet *sn, const struct cell_run *r, int i);
 
+/* BN node bn's map in training and calibration (batchnorm_train_map of
+ * its batch statistics), in r->fold, for the reader it is left to
+ * (bn_deferred). */
+struct conv2d_epilogue bn_train_map(const struct supernet *sn, const struct cell_run *r,
+                                    const struct node *bn);
+
 /* What the fused concat and shuffle at nodes i, i + 1 move: the first
  * part (ca channels) read in slot a (a_c channels: the split's input
  * when split >= 0, split_read_through), the second (cb channels) in the

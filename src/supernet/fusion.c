@@ -73,26 +73,29 @@ int split_second_read_through(const struct supernet *sn, const struct op_graph *
 }
 
 /* Whether BN node i's map is left to the node after it, the only reader
- * of its output: in training and calibration, a concat-and-shuffle maps
- * it as it copies it; in interleaved calibration also a depthwise
- * convolution as it copies it (conv2d_shape.in_map), and a dense
- * convolution in place a group at a time just before its product reads
- * it (interleaved_groups). The BN's own pass over the whole batch is
- * saved, or (dense) made while the group is in cache. Training never
- * needs the BN's output itself: its backward reads the BN's input, and a
- * concat-and-shuffle's only gradients. */
+ * of its output, the BN taking its moments from the convolution before it
+ * (conv_bn_fusable): in training and calibration, a concat-and-shuffle
+ * maps it as it copies it, and a dense convolution as it reads an image
+ * (NCHW) or in place a group at a time just before its product reads it
+ * (interleaved_groups); in interleaved calibration also a depthwise
+ * convolution as it copies it (conv2d_shape.in_map). The BN's own pass
+ * over the whole batch is saved, or (interleaved dense) made while the
+ * group is in cache. Training never needs the BN's output itself: its
+ * backward reads the BN's input, a concat-and-shuffle's only gradients,
+ * and a dense convolution's maps its input again (bn_reader_map). */
 int bn_deferred(const struct supernet *sn, const struct cell_run *r, int i,
                 enum forward_mode mode)
 {
     const struct op_graph *g = r->g;
     const struct node *bn = &g->nodes[i];
-    if (mode == FORWARD_EVAL || sn->no_fusion || i + 1 >= g->nnodes)
+    if (mode == FORWARD_EVAL || sn->no_fusion || i < 1 || !conv_bn_fusable(g, i - 1) ||
+        i + 1 >= g->nnodes)
         return 0;
     const struct node *next = &g->nodes[i + 1];
     const int copy = concat_shuffle_fused(sn, g, i + 1) && next->src2 == bn->dst &&
                      next->src != bn->dst;
     const int conv = next->kind == NODE_CONV && next->src == bn->dst &&
-                     mode == FORWARD_CALIB && r->lanes > 1;
+                     (r->lanes > 1 ? mode == FORWARD_CALIB : !next->depthwise);
     return (copy || conv) && slot_readers(g, bn->dst) == 1 && g->out != bn->dst;
 }
 

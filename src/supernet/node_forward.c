@@ -32,6 +32,17 @@ static const float *conv_input(const struct supernet *sn, const struct cell_run 
     return slot(r, sp->src) + (size_t)ca * run_plane(r, sp->src);
 }
 
+struct conv2d_epilogue bn_train_map(const struct supernet *sn, const struct cell_run *r,
+                                    const struct node *bn)
+{
+    const int set = r->arch->bn_set;
+    batchnorm_train_map(r->fold, r->fold + sn->fold_width,
+                        param_ptr(sn, sn->weights, bn->param + 2 * set),
+                        param_ptr(sn, sn->weights, bn->param + 2 * set + 1), bn_mean(sn, bn),
+                        bn_var(sn, bn), (float)sn->def.bn_eps, slot_channels(r, bn->dst));
+    return (struct conv2d_epilogue){r->fold, r->fold + sn->fold_width, bn->relu, NULL, NULL};
+}
+
 /* A BN node on its input slot, or in training and calibration on `inp`
  * (which may be its output) with its planes' moments taken by the
  * producer when moments is not NULL. */
@@ -53,7 +64,7 @@ static void bn_forward_on(struct supernet *sn, struct cell_run *r, const struct 
     } else {
         float *mean = bn_mean(sn, nd), *var = bn_var(sn, nd);
         const int i = (int)(nd - r->g->nodes);
-        const int deferred = moments != NULL && bn_deferred(sn, r, i, mode);
+        const int deferred = bn_deferred(sn, r, i, mode);
         if (r->lanes > 1 || deferred) {
             /* The statistics of the batch's images from their planes'
              * moments (interleaved calibration: sn->n of them, whose
@@ -65,10 +76,7 @@ static void bn_forward_on(struct supernet *sn, struct cell_run *r, const struct 
             count = (long)images.n * images.hw;
             batchnorm_moments_stats(mean, var, moments, &images);
             if (deferred) {
-                batchnorm_train_map(r->fold, r->fold + sn->fold_width, gamma, beta, mean, var,
-                                    eps, s.c);
-                r->map = (struct conv2d_epilogue){r->fold, r->fold + sn->fold_width, nd->relu,
-                                                  NULL, NULL};
+                r->map = bn_train_map(sn, r, nd);
                 r->map_node = i + 1;
                 r->map_input = inp;
             } else {
@@ -140,7 +148,11 @@ static void conv_rows_run(const struct supernet *sn, const struct cell_run *r,
 {
     const struct param_info *w = &sn->params[conv->param];
     struct conv2d_shape s = cell_conv_shape(r, conv, w);
-    const float *x = conv_input(sn, r, conv, mode, &s);
+    /* Through a BN's map left to it (bn_deferred), from the BN's input:
+     * the depthwise kernel and a dense convolution in NCHW map it as they
+     * read it, an interleaved dense one in place, a group at a time. */
+    const int mapped = r->map.scale != NULL && conv == &r->g->nodes[r->map_node];
+    const float *x = mapped ? r->map_input : conv_input(sn, r, conv, mode, &s);
     const float *weight = sn->weights + w->offset + (size_t)row0 * (size_t)w->cols;
     struct conv2d_epilogue rows_ep;
     if (row0 > 0) {
@@ -152,18 +164,15 @@ static void conv_rows_run(const struct supernet *sn, const struct cell_run *r,
     assert(row0 + rows <= s.cout && (row0 == 0 || s.groups == 1));
     s.cout = rows;
     s.out_channel = out_channel;
-    /* Through a BN's map left to it (bn_deferred): the depthwise kernel
-     * maps its input as it copies it, a dense convolution in place, a
-     * group at a time. */
-    const int mapped = r->map.scale != NULL && conv == &r->g->nodes[r->map_node];
-    const struct conv2d_epilogue *in_place = mapped && !conv->depthwise ? &r->map : NULL;
-    s.in_map = mapped && conv->depthwise ? &r->map : NULL;
+    const int in_place = mapped && !conv->depthwise && r->lanes > 1;
+    s.in_map = mapped && !in_place ? &r->map : NULL;
     if (r->lanes > 1) {
         const size_t in_group = conv2d_in_image(&s) * (size_t)r->lanes;
         PARALLEL_RANGES((size_t)run_images(r), 1, interleaved_groups, out, x, weight, &s,
-                        in_group, r->scratch, sn->scratch_per_thread, ep, sn->n, in_place);
+                        in_group, r->scratch, sn->scratch_per_thread, ep, sn->n,
+                        in_place ? &r->map : NULL);
     } else {
-        assert(out_channel == 0 && in_place == NULL);
+        assert(out_channel == 0);
         conv2d_forward_ep(out, x, weight, &s, r->scratch, ep);
     }
 }

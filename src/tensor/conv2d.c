@@ -45,7 +45,8 @@ size_t conv2d_in_image(const struct conv2d_shape *s)
 
 static void check_shape(const struct conv2d_shape *s)
 {
-    assert(s->in_map == NULL || (s->cin == s->groups && s->cout == s->groups));
+    assert(s->in_map == NULL || (s->cin == s->groups && s->cout == s->groups) ||
+           (s->groups == 1 && conv2d_in_image(s) == (size_t)s->cin * s->h * s->w));
     assert(s->out_channel == 0 || s->out_channel >= (size_t)conv2d_out_h(s) * conv2d_out_w(s));
     assert(s->n > 0 && s->cin > 0 && s->cout > 0 && s->groups > 0);
     assert(s->cin % s->groups == 0 && s->cout % s->groups == 0);
@@ -76,6 +77,7 @@ struct dense_scratch_layout {
     size_t col;      /* floats of one column matrix */
     size_t dweight;  /* floats of one partial weight gradient */
     size_t bt;       /* floats of gemm_small_nt_add's transpose */
+    size_t in;       /* floats of one image's input through in_map */
     size_t per_thread;
 };
 
@@ -87,9 +89,30 @@ static struct dense_scratch_layout dense_layout(const struct conv2d_shape *s)
     l.col = needs_im2col(s) ? (size_t)kg * ohw : 0;
     l.dweight = (size_t)s->cout * kg;
     l.bt = gemm_small_nt_floats(kg, ohw);
+    l.in = (size_t)s->cin * s->h * s->w;
     l.per_thread =
-        floats_whole_lines(2 * l.col + PARALLEL_RANGES_PER_THREAD * l.dweight + l.bt);
+        floats_whole_lines(2 * l.col + PARALLEL_RANGES_PER_THREAD * l.dweight + l.bt + l.in);
     return l;
+}
+
+/* Thread t's room for an image's input through in_map. */
+static float *mapped_room(float *scratch, const struct dense_scratch_layout *l, int t)
+{
+    return scratch + l->per_thread * (size_t)t + 2 * l->col + PARALLEL_RANGES_PER_THREAD * l->dweight +
+           l->bt;
+}
+
+/* One image's input x, through s->in_map (into room) when it has one:
+ * affine_plane, as the BN whose map it is. */
+static const float *image_input(const struct conv2d_shape *s, const float *x, float *room)
+{
+    if (s->in_map == NULL)
+        return x;
+    const int hw = s->h * s->w;
+    for (int c = 0; c < s->cin; c++)
+        affine_plane(room + (size_t)c * hw, x + (size_t)c * hw, hw, s->in_map->scale[c],
+                     s->in_map->shift[c], s->in_map->relu);
+    return room;
 }
 
 /* Range r's partial weight gradient: in the scratch of thread
@@ -142,11 +165,13 @@ static void dense_forward_images(float *out, const float *inp, const float *weig
     const int oh = conv2d_out_h(s), ow = conv2d_out_w(s), ohw = oh * ow;
     const int cin_g = s->cin / s->groups, cout_g = s->cout / s->groups;
     const int kg = cin_g * s->k * s->k, ldw = s->wcin * s->k * s->k;
-    float *col = scratch + dense_layout(s).per_thread * (size_t)t;
+    const struct dense_scratch_layout l = dense_layout(s);
+    float *col = scratch + l.per_thread * (size_t)t;
     const int affine = ep != NULL && ep->scale != NULL;
     for (size_t img = begin; img < end; img++) {
+        const float *in = image_input(s, inp + img * conv2d_in_image(s), mapped_room(scratch, &l, t));
         for (int g = 0; g < s->groups; g++) {
-            const float *x = inp + img * conv2d_in_image(s) + (size_t)g * cin_g * s->h * s->w;
+            const float *x = in + (size_t)g * cin_g * s->h * s->w;
             float *y = out + (img * s->cout + (size_t)g * cout_g) * ohw;
             if (needs_im2col(s)) {
                 im2col(col, x, cin_g, s->h, s->w, s->k, s->stride, s->pad, oh, ow);
@@ -188,7 +213,6 @@ void conv2d_forward_ep(float *out, const float *inp, const float *weight,
         s->groups == 1 ? gemm_small_columns(weight, (size_t)ldw, s->cout, kg,
                                             conv2d_out_h(s) * conv2d_out_w(s), scratch + 2 * l.col)
                        : (struct gemm_operand){weight, (size_t)ldw, 1};
-    assert(s->in_map == NULL);
     PARALLEL_RANGES((size_t)s->n, 1, dense_forward_images, out, inp, weight, &w1, s, scratch, ep);
 }
 
@@ -310,6 +334,7 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
         float *col = scratch + l.per_thread * (size_t)t;
         float *dcol = col + l.col;
         float *bt = dcol + l.col + PARALLEL_RANGES_PER_THREAD * l.dweight;
+        float *in_room = mapped_room(scratch, &l, t);
         /* Each range's weight gradient is a partial of its own, added in
          * range order below: the bits depend on the thread count only,
          * not on which thread took which range. */
@@ -319,7 +344,8 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
             memset(dw, 0, sizeof(float) * l.dweight);
             for (size_t img = begin; img < end; img++)
                 dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol, bt,
-                                     dout + img * out_image, inp + img * in_image, weight, s);
+                                     dout + img * out_image,
+                                     image_input(s, inp + img * in_image, in_room), weight, s);
         }
 #pragma omp barrier
         /* Add the partials to dweight row by row, always in range order. */
