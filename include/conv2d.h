@@ -37,13 +37,13 @@ struct conv2d_shape {
                          next's; 0 means cin*h*w. A larger one reads the
                          input in place as channels of a wider tensor. */
     const struct conv2d_epilogue *in_map;
-                      /* interleaved depthwise, or NCHW ungrouped dense
-                         (node_forward.c maps an interleaved dense one's
-                         input itself), forward and dense backward: each
-                         input channel's map (scale, shift, ReLU: the
-                         epilogue's arithmetic) applied to the input as it
-                         is read, for a batch norm whose output only this
-                         reads; NULL: none */
+                      /* each input channel's map (scale, shift, ReLU:
+                         the epilogue's arithmetic) applied to the input as
+                         it is read, for a batch norm whose output only
+                         this reads: forward and backward in NCHW where
+                         conv2d_maps_input, forward of an interleaved
+                         depthwise one (node_forward.c maps an interleaved
+                         dense one's input itself); NULL: none */
     size_t out_channel; /* forward, interleaved only: floats from one
                            output channel to the next; 0: compact (OH*OW*16).
                            A larger one writes channels in place in a
@@ -59,6 +59,11 @@ int conv2d_out_w(const struct conv2d_shape *s);
 
 /* Multiply-accumulates of one forward pass of the whole batch. */
 double conv2d_macs(const struct conv2d_shape *s);
+
+/* Whether conv2d_forward_ep and conv2d_backward take s->in_map (NCHW):
+ * a dense ungrouped convolution, or a depthwise one on the kernel with
+ * 16 channels per vector (AVX-512, an odd kernel padded by half of it). */
+int conv2d_maps_input(const struct conv2d_shape *s);
 
 /* Floats of scratch memory that conv2d_forward and conv2d_backward need
  * when run with `threads` threads (parallel_threads()). */

@@ -5,7 +5,8 @@
  * products underneath against a plain double-precision product; the two
  * depthwise forward kernels against each other, bit for bit, and the two
  * backward ones to rounding; the output
- * planes' moments an epilogue takes for a batch norm.
+ * planes' moments an epilogue takes for a batch norm; an input read
+ * through a batch norm's map.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -380,6 +381,77 @@ static void test_input_in_wider_tensor(void **state)
         }
 }
 
+/* An input read through a batch norm's map (conv2d_shape.in_map, where
+ * conv2d_maps_input) gives the bits of the map applied first
+ * (affine_plane, as the BN applies it): forward, and backward's weight
+ * and input gradients; dense 1x1 and k x k, depthwise at both strides,
+ * with and without the map's ReLU. */
+static void test_input_map(void **state)
+{
+    (void)state;
+    const struct conv2d_shape shapes[] = {
+        {.n = 5, .cin = 12, .cout = 7, .wcin = 12, .h = 7, .w = 7, .k = 1, .stride = 1,
+         .groups = 1},
+        {.n = 3, .cin = 6, .cout = 5, .wcin = 8, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1,
+         .groups = 1},
+        {.n = 4, .cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 1,
+         .pad = 3, .groups = 20},
+        {.n = 4, .cin = 9, .cout = 9, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 2,
+         .pad = 2, .groups = 9},
+    };
+    uint64_t seed = 31;
+    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+        for (int relu = 0; relu < 2; relu++) {
+            struct conv2d_shape s = shapes[si];
+            /* dense always; depthwise on the channel-vector kernel */
+            assert_int_equal(conv2d_maps_input(&s), s.groups == 1 || simd_avx512());
+            if (!conv2d_maps_input(&s))
+                continue;
+            const size_t in = in_count(&s), out = out_count(&s), hw = (size_t)s.h * s.w;
+            const size_t nw = (size_t)s.cout * s.wcin * s.k * s.k;
+            float *x = floats_alloc(in), *mapped = floats_alloc(in), *w = floats_alloc(nw);
+            float *scale = floats_alloc((size_t)s.cin), *shift = floats_alloc((size_t)s.cin);
+            float *y[2] = {floats_alloc(out), floats_alloc(out)};
+            float *dx[2] = {floats_alloc(in), floats_alloc(in)};
+            float *dw[2] = {floats_alloc(nw), floats_alloc(nw)};
+            float *dy = floats_alloc(out), *scratch = scratch_for(&s);
+            for (size_t i = 0; i < in; i++)
+                x[i] = uniform(&seed);
+            for (size_t i = 0; i < nw; i++)
+                w[i] = uniform(&seed);
+            for (size_t i = 0; i < out; i++)
+                dy[i] = uniform(&seed);
+            for (int c = 0; c < s.cin; c++) {
+                scale[c] = 2.0f * uniform(&seed);
+                shift[c] = uniform(&seed);
+            }
+            for (int img = 0; img < s.n; img++)
+                for (int c = 0; c < s.cin; c++) {
+                    const size_t at = ((size_t)img * s.cin + c) * hw;
+                    affine_plane(mapped + at, x + at, (int)hw, scale[c], shift[c], relu);
+                }
+            const struct conv2d_epilogue map = {scale, shift, relu, NULL, NULL};
+            for (int through = 0; through < 2; through++) {
+                struct conv2d_shape t = s;
+                t.in_map = through ? &map : NULL;
+                t.overwrite = 1;
+                const float *inp = through ? x : mapped;
+                conv2d_forward_ep(y[through], inp, w, &t, scratch, NULL);
+                conv2d_backward(dx[through], dw[through], dy, inp, w, &t, scratch);
+            }
+            assert_memory_equal(y[0], y[1], out * sizeof(float));
+            assert_memory_equal(dx[0], dx[1], in * sizeof(float));
+            assert_memory_equal(dw[0], dw[1], nw * sizeof(float));
+            floats_free(x); floats_free(mapped); floats_free(w); floats_free(scale);
+            floats_free(shift); floats_free(dy); floats_free(scratch);
+            for (int j = 0; j < 2; j++) {
+                floats_free(y[j]);
+                floats_free(dx[j]);
+                floats_free(dw[j]);
+            }
+        }
+}
+
 /* The channel-vector depthwise forward (run by conv2d_forward where the
  * CPU has AVX-512) gives the plane kernel's bits: strides 1 and 2, every
  * kernel size of the spaces, channel counts around 8 and 16, reduced
@@ -608,6 +680,7 @@ int main(void)
         cmocka_unit_test(test_input_in_wider_tensor),
         cmocka_unit_test(test_epilogue_moments),
         cmocka_unit_test(test_depthwise_backward_kernels_agree),
+        cmocka_unit_test(test_input_map),
     };
     return cmocka_run_group_tests_name("conv2d", tests, NULL, NULL);
 }

@@ -75,14 +75,15 @@ int split_second_read_through(const struct supernet *sn, const struct op_graph *
 /* Whether BN node i's map is left to the node after it, the only reader
  * of its output, the BN taking its moments from the convolution before it
  * (conv_bn_fusable): in training and calibration, a concat-and-shuffle
- * maps it as it copies it, and a dense convolution as it reads an image
- * (NCHW) or in place a group at a time just before its product reads it
- * (interleaved_groups); in interleaved calibration also a depthwise
- * convolution as it copies it (conv2d_shape.in_map). The BN's own pass
- * over the whole batch is saved, or (interleaved dense) made while the
- * group is in cache. Training never needs the BN's output itself: its
- * backward reads the BN's input, a concat-and-shuffle's only gradients,
- * and a dense convolution's maps its input again (bn_reader_map). */
+ * maps it as it copies it, and a convolution as it reads it (NCHW, where
+ * conv2d_maps_input: an image of a dense one into its scratch, 16
+ * channels into a depthwise one's tile; interleaved: a depthwise one as
+ * it copies its input, a dense one in place a group at a time just before
+ * its product reads it, interleaved_groups). The BN's own pass over the
+ * whole batch is saved, or (interleaved dense) made while the group is in
+ * cache. Training never needs the BN's output itself: its backward reads
+ * the BN's input, a concat-and-shuffle's backward only gradients, and a
+ * convolution's backward maps its input again (bn_train_map). */
 int bn_deferred(const struct supernet *sn, const struct cell_run *r, int i,
                 enum forward_mode mode)
 {
@@ -94,8 +95,13 @@ int bn_deferred(const struct supernet *sn, const struct cell_run *r, int i,
     const struct node *next = &g->nodes[i + 1];
     const int copy = concat_shuffle_fused(sn, g, i + 1) && next->src2 == bn->dst &&
                      next->src != bn->dst;
-    const int conv = next->kind == NODE_CONV && next->src == bn->dst &&
-                     (r->lanes > 1 ? mode == FORWARD_CALIB : !next->depthwise);
+    int conv = next->kind == NODE_CONV && next->src == bn->dst;
+    if (conv && r->lanes > 1) {
+        conv = mode == FORWARD_CALIB;
+    } else if (conv) {
+        const struct conv2d_shape s = cell_conv_shape(r, next, &sn->params[next->param]);
+        conv = conv2d_maps_input(&s);
+    }
     return (copy || conv) && slot_readers(g, bn->dst) == 1 && g->out != bn->dst;
 }
 

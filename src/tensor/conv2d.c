@@ -122,6 +122,11 @@ static float *partial_dweight(float *scratch, const struct dense_scratch_layout 
     return parallel_range_piece(scratch, l->per_thread, 2 * l->col, l->dweight, r);
 }
 
+int conv2d_maps_input(const struct conv2d_shape *s)
+{
+    return is_depthwise(s) ? depthwise_lanes_maps_input(s) : s->groups == 1;
+}
+
 size_t conv2d_scratch_floats(const struct conv2d_shape *s, int threads)
 {
     check_shape(s);

@@ -232,9 +232,10 @@ void conv2d_depthwise_forward(float *out, const float *inp, const float *weight,
                               const struct conv2d_shape *s, float *scratch,
                               const struct conv2d_epilogue *ep)
 {
-    assert(s->in_map == NULL);   /* (interleaved only) */
-    if (!depthwise_lanes_forward(out, inp, weight, s, scratch, ep))
+    if (!depthwise_lanes_forward(out, inp, weight, s, scratch, ep)) {
+        assert(s->in_map == NULL);   /* (depthwise_lanes_maps_input) */
         depthwise_planes_forward(out, inp, weight, s, scratch, ep);
+    }
 }
 
 /* Planes [begin, end) of the forward pass (image-major), on thread t's
@@ -317,8 +318,10 @@ void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                                const float *inp, const float *weight,
                                const struct conv2d_shape *s, float *scratch)
 {
-    if (!depthwise_lanes_backward(dinp, dweight, dout, inp, weight, s, scratch))
+    if (!depthwise_lanes_backward(dinp, dweight, dout, inp, weight, s, scratch)) {
+        assert(s->in_map == NULL);
         depthwise_planes_backward(dinp, dweight, dout, inp, weight, s, scratch);
+    }
 }
 
 void depthwise_planes_backward(float *dinp, float *dweight, const float *dout,

@@ -39,6 +39,10 @@ size_t depthwise_interleaved_scratch_floats(const struct conv2d_shape *s);
 int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                              const float *weight, const struct conv2d_shape *s, float *scratch);
 
+/* Whether depthwise_lanes_forward and depthwise_lanes_backward both run
+ * on s, and so take its in_map in NCHW (the plane kernel does not). */
+int depthwise_lanes_maps_input(const struct conv2d_shape *s);
+
 /* The plane kernel's backward alone (tests compare the two). */
 void depthwise_planes_backward(float *dinp, float *dweight, const float *dout,
                                const float *inp, const float *weight,

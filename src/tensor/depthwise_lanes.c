@@ -122,16 +122,26 @@ static inline size_t tile_at(const int *pos, int q)
 
 /* nc planes of hw pixels into a tile, 16 channels by 16 pixels at a time
  * through registers (lanes past nc get zeros; only their own lanes of the
- * results depend on them, and those are never stored). A padded tile's
- * border stays as the caller zeroed it. */
-SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc, int hw, const int *pos)
+ * results depend on them, and those are never stored), through the map of
+ * channels [c0, c0 + nc) when `map` is not NULL (conv2d_shape.in_map:
+ * affine_plane's FMA and its v > 0 ? v : 0). A padded tile's border stays
+ * as the caller zeroed it. */
+SIMD_AVX512 static void planes_in(float *tile, const float *x, int nc, int hw, const int *pos,
+                                  const struct conv2d_epilogue *map, int c0)
 {
     for (int q = 0; q < hw; q += 16) {
         const __mmask16 m = simd_first_lanes(hw - q);
         __m512 r[16];
 #pragma GCC unroll 16
-        for (int l = 0; l < 16; l++)
+        for (int l = 0; l < 16; l++) {
             r[l] = l < nc ? _mm512_maskz_loadu_ps(m, x + (size_t)l * hw + q) : _mm512_setzero_ps();
+            if (map && l < nc) {
+                r[l] = _mm512_fmadd_ps(r[l], _mm512_set1_ps(map->scale[c0 + l]),
+                                       _mm512_set1_ps(map->shift[c0 + l]));
+                if (map->relu)
+                    r[l] = _mm512_max_ps(r[l], _mm512_setzero_ps());
+            }
+        }
         transpose16(r);
         const int np = hw - q < 16 ? hw - q : 16;
 #pragma GCC unroll 16
@@ -308,7 +318,8 @@ static void lanes_items(float *out, const float *inp, const float *weight,
             weights_in(wt, weight, ldw, c0, nc, taps);
             have = grp;
         }
-        planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, (int)hw, pos);
+        planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, (int)hw, pos,
+                  s->in_map, c0);
         taps_lanes(res, tile, wt, affine, c0, nc, 0, &g);
         planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, (int)ohw, 0, NULL);
         conv2d_epilogue_moments(ep, out + ((size_t)img * c + c0) * ohw, (size_t)img, c0, nc, c,
@@ -495,10 +506,11 @@ SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const fl
             const float *w = wtf + (size_t)grp * taps * LANES;
             float *p = part + (size_t)grp * taps * LANES;
             float *dx = dinp ? dinp + (img * (size_t)c + (size_t)c0) * (size_t)hw : NULL;
-            planes_in(tile, inp + (img * (size_t)c + (size_t)c0) * (size_t)hw, nc, hw, pos);
+            planes_in(tile, inp + (img * (size_t)c + (size_t)c0) * (size_t)hw, nc, hw, pos,
+                      s->in_map, c0);
             const float *dy = dout + (img * (size_t)c + (size_t)c0) * (size_t)ohw;
             if (g.s == 1) {
-                planes_in(dtile, dy, nc, hw, pos);
+                planes_in(dtile, dy, nc, hw, pos, NULL, 0);
                 taps_weight_grad_lanes(p, dtile + ((size_t)g.pad * g.wp + g.pad) * LANES, g.wp,
                                        tile, &g);
                 if (dx == NULL)
@@ -506,7 +518,7 @@ SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const fl
                 taps_lanes(res, dtile, w, NULL, c0, nc, 0, &g);
                 planes_out(dx, res, nc, hw, !s->overwrite, NULL);
             } else {
-                planes_in(res, dy, nc, ohw, NULL);
+                planes_in(res, dy, nc, ohw, NULL, NULL, 0);
                 taps_weight_grad_lanes(p, res, g.ow, tile, &g);
                 if (dx == NULL)
                     continue;
@@ -515,6 +527,11 @@ SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const fl
                 planes_out(dx, dtile, nc, hw, !s->overwrite, pos);
             }
         }
+}
+
+int depthwise_lanes_maps_input(const struct conv2d_shape *s)
+{
+    return simd_avx512() && lanes_backward_fits(s);
 }
 
 int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, const float *inp,
@@ -565,6 +582,12 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
     return 1;
 }
 #else
+int depthwise_lanes_maps_input(const struct conv2d_shape *s)
+{
+    (void)s;
+    return 0;
+}
+
 int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, const float *inp,
                              const float *weight, const struct conv2d_shape *s, float *scratch)
 {
