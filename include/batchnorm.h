@@ -82,6 +82,23 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
                         const float *inp, const float *gamma, const float *beta, const float *mean,
                         const float *var, float eps, const struct bn_shape *s);
 
+/* batchnorm_backward in two halves, for a reader of the input gradient
+ * that takes it an image at a time (the same bits): the batch's sums,
+ * dgamma and dbeta (+=) and coef (2 C floats), then the input gradient of
+ * one image (C, HW), written. */
+void batchnorm_backward_sums(float *coef, float *dgamma, float *dbeta, const float *dout,
+                             const float *inp, const float *gamma, const float *beta,
+                             const float *mean, const float *var, float eps,
+                             const struct bn_shape *s);
+struct bn_backward_map {
+    const float *coef;   /* batchnorm_backward_sums' */
+    const float *gamma, *beta, *mean, *var;
+    float eps;
+    int c, hw, relu;
+};
+void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,
+                              const struct bn_backward_map *b);
+
 /* running = (1 - momentum) * running + momentum * batch, where the batch
  * variance is made unbiased over count = N*HW values. */
 void batchnorm_running_update(float *running_mean, float *running_var,

@@ -21,6 +21,8 @@
 
 #include <stddef.h>
 
+#include "batchnorm.h"
+
 struct conv2d_shape {
     int n;       /* batch */
     int cin;     /* active input channels, a multiple of groups */
@@ -44,6 +46,14 @@ struct conv2d_shape {
                          conv2d_maps_input, forward of an interleaved
                          depthwise one (node_forward.c maps an interleaved
                          dense one's input itself); NULL: none */
+    const struct bn_backward_map *dout_bn;
+    const float *dout_bn_in;
+                      /* backward, dense: when not NULL, dout is the
+                         gradient of the output of the training BN after
+                         this convolution, whose input (this convolution's
+                         output, N x cout x oh*ow) is dout_bn_in: each
+                         image's output gradient is batchnorm_backward_image
+                         of them, in scratch */
     size_t out_channel; /* forward, interleaved only: floats from one
                            output channel to the next; 0: compact (OH*OW*16).
                            A larger one writes channels in place in a

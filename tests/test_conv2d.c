@@ -6,7 +6,8 @@
  * depthwise forward kernels against each other, bit for bit, and the two
  * backward ones to rounding; the output
  * planes' moments an epilogue takes for a batch norm; an input read
- * through a batch norm's map.
+ * through a batch norm's map, an output gradient taken from the batch
+ * norm after the convolution an image at a time.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -381,6 +382,15 @@ static void test_input_in_wider_tensor(void **state)
         }
 }
 
+/* Dense shapes of the tests of a batch norm's map and gradient through a
+ * convolution: 1x1, and k x k strided with a weight wider than its block. */
+static const struct conv2d_shape dense_shapes[] = {
+        {.n = 5, .cin = 12, .cout = 7, .wcin = 12, .h = 7, .w = 7, .k = 1, .stride = 1,
+         .groups = 1},
+        {.n = 3, .cin = 6, .cout = 5, .wcin = 8, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1,
+         .groups = 1},
+};
+
 /* An input read through a batch norm's map (conv2d_shape.in_map, where
  * conv2d_maps_input) gives the bits of the map applied first
  * (affine_plane, as the BN applies it): forward, and backward's weight
@@ -390,10 +400,8 @@ static void test_input_map(void **state)
 {
     (void)state;
     const struct conv2d_shape shapes[] = {
-        {.n = 5, .cin = 12, .cout = 7, .wcin = 12, .h = 7, .w = 7, .k = 1, .stride = 1,
-         .groups = 1},
-        {.n = 3, .cin = 6, .cout = 5, .wcin = 8, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1,
-         .groups = 1},
+        dense_shapes[0],
+        dense_shapes[1],
         {.n = 4, .cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 1,
          .pad = 3, .groups = 20},
         {.n = 4, .cin = 9, .cout = 9, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 2,
@@ -448,6 +456,75 @@ static void test_input_map(void **state)
                 floats_free(y[j]);
                 floats_free(dx[j]);
                 floats_free(dw[j]);
+            }
+        }
+}
+
+/* The output gradient of a dense convolution taken an image at a time
+ * from the training BN after it (conv2d_shape.dout_bn, after
+ * batchnorm_backward_sums) gives the bits of batchnorm_backward's whole
+ * input gradient read by conv2d_backward: weight and input gradients,
+ * the BN's dgamma and dbeta, with and without the BN's ReLU. */
+static void test_output_grad_through_bn(void **state)
+{
+    (void)state;
+    const struct conv2d_shape *shapes = dense_shapes;
+    const float eps = 1e-5f;
+    uint64_t seed = 37;
+    for (size_t si = 0; si < sizeof dense_shapes / sizeof *dense_shapes; si++)
+        for (int relu = 0; relu < 2; relu++) {
+            const struct conv2d_shape s = shapes[si];
+            const size_t in = in_count(&s), out = out_count(&s);
+            const size_t nw = (size_t)s.cout * s.wcin * s.k * s.k, c = (size_t)s.cout;
+            const struct bn_shape bs = {.n = s.n, .c = s.cout,
+                                        .hw = conv2d_out_h(&s) * conv2d_out_w(&s), .relu = relu,
+                                        .overwrite = 1};
+            float *x = floats_alloc(in), *w = floats_alloc(nw), *y = floats_alloc(out);
+            float *z = floats_alloc(out), *dz = floats_alloc(out), *dy = floats_alloc(out);
+            float *gamma = floats_alloc(c), *beta = floats_alloc(c), *mean = floats_alloc(c);
+            float *var = floats_alloc(c), *coef = floats_alloc(2 * c);
+            float *dx[2] = {floats_alloc(in), floats_alloc(in)};
+            float *dw[2] = {floats_alloc(nw), floats_alloc(nw)};
+            float *dgamma[2] = {floats_alloc(c), floats_alloc(c)};
+            float *dbeta[2] = {floats_alloc(c), floats_alloc(c)};
+            float *scratch = scratch_for(&s);
+            for (size_t i = 0; i < in; i++)
+                x[i] = uniform(&seed);
+            for (size_t i = 0; i < nw; i++)
+                w[i] = uniform(&seed);
+            for (size_t i = 0; i < out; i++)
+                dz[i] = uniform(&seed);
+            for (size_t i = 0; i < c; i++) {
+                gamma[i] = 2.0f * uniform(&seed);
+                beta[i] = uniform(&seed);
+            }
+            conv2d_forward(y, x, w, &s, scratch);
+            batchnorm_forward_train(z, mean, var, y, gamma, beta, eps, &bs);
+            /* the BN's whole input gradient, then the convolution's */
+            batchnorm_backward(dy, dgamma[0], dbeta[0], dz, y, gamma, beta, mean, var, eps, &bs);
+            struct conv2d_shape t = s;
+            t.overwrite = 1;
+            conv2d_backward(dx[0], dw[0], dy, x, w, &t, scratch);
+            /* the BN's sums, then an image at a time inside the convolution's */
+            batchnorm_backward_sums(coef, dgamma[1], dbeta[1], dz, y, gamma, beta, mean, var, eps,
+                                    &bs);
+            const struct bn_backward_map map = {coef, gamma, beta, mean, var, eps, bs.c, bs.hw,
+                                                relu};
+            t.dout_bn = &map;
+            t.dout_bn_in = y;
+            conv2d_backward(dx[1], dw[1], dz, x, w, &t, scratch);
+            assert_memory_equal(dx[0], dx[1], in * sizeof(float));
+            assert_memory_equal(dw[0], dw[1], nw * sizeof(float));
+            assert_memory_equal(dgamma[0], dgamma[1], c * sizeof(float));
+            assert_memory_equal(dbeta[0], dbeta[1], c * sizeof(float));
+            floats_free(x); floats_free(w); floats_free(y); floats_free(z); floats_free(dz);
+            floats_free(dy); floats_free(gamma); floats_free(beta); floats_free(mean);
+            floats_free(var); floats_free(coef); floats_free(scratch);
+            for (int j = 0; j < 2; j++) {
+                floats_free(dx[j]);
+                floats_free(dw[j]);
+                floats_free(dgamma[j]);
+                floats_free(dbeta[j]);
             }
         }
 }
@@ -681,6 +758,7 @@ int main(void)
         cmocka_unit_test(test_epilogue_moments),
         cmocka_unit_test(test_depthwise_backward_kernels_agree),
         cmocka_unit_test(test_input_map),
+        cmocka_unit_test(test_output_grad_through_bn),
     };
     return cmocka_run_group_tests_name("conv2d", tests, NULL, NULL);
 }

@@ -103,8 +103,10 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int calib_n, in
         sn->scratch_per_thread = scratch_floats(sn);
         sn->fold_width = floats_whole_lines(fold_floats(sn) / 2);
         sn->scratch = floats_alloc((size_t)sn->threads
-                                   * (sn->scratch_per_thread + 2 * sn->fold_width));
+                                       * (sn->scratch_per_thread + 2 * sn->fold_width)
+                                   + 2 * sn->fold_width);
         sn->fold = sn->scratch + (size_t)sn->threads * sn->scratch_per_thread;  /* thread 0's */
+        sn->bn_coef = sn->fold + (size_t)sn->threads * 2 * sn->fold_width;
     }
     train_n = train_n > sn->train_cap ? train_n : sn->train_cap;
     calib_n = calib_n > sn->calib_cap ? calib_n : sn->calib_cap;

@@ -79,19 +79,70 @@ static void concat_shuffle_backward_run(const struct cell_run *r, int i)
                             p.cb, r->n, p.hw, 2, accumulate_a, !overwrites(r, i, cat->src2));
 }
 
-static void bn_backward(struct supernet *sn, const struct cell_run *r, int i)
+/* BN node i's backward; with `coef`, only its sums (dgamma, dbeta and
+ * the coefficients of its input gradient, batchnorm_backward_sums), and
+ * *map then says how a reader computes that gradient an image at a time. */
+static void bn_backward(struct supernet *sn, const struct cell_run *r, int i, float *coef,
+                        struct bn_backward_map *map)
 {
     const struct node *nd = &r->g->nodes[i];
     int set = r->arch->bn_set;
     struct bn_shape s = {.n = r->n, .c = slot_channels(r, nd->dst), .hw = (int)slot_hw(r, nd->dst),
                          .relu = nd->relu, .overwrite = overwrites(r, i, nd->src)};
     int pg = nd->param + 2 * set;
-    batchnorm_backward(dslot(r, nd->src), param_ptr(sn, sn->grads, pg),
-                       param_ptr(sn, sn->grads, pg + 1), dslot(r, nd->dst), slot(r, nd->src),
-                       param_ptr(sn, sn->weights, pg), param_ptr(sn, sn->weights, pg + 1),
-                       bn_mean(sn, nd), bn_var(sn, nd), (float)sn->def.bn_eps, &s);
+    const float *gamma = param_ptr(sn, sn->weights, pg), *beta = param_ptr(sn, sn->weights, pg + 1);
+    const float eps = (float)sn->def.bn_eps;
+    float *dgamma = param_ptr(sn, sn->grads, pg), *dbeta = param_ptr(sn, sn->grads, pg + 1);
+    if (coef) {
+        batchnorm_backward_sums(coef, dgamma, dbeta, dslot(r, nd->dst), slot(r, nd->src), gamma,
+                                beta, bn_mean(sn, nd), bn_var(sn, nd), eps, &s);
+        *map = (struct bn_backward_map){coef, gamma, beta, bn_mean(sn, nd), bn_var(sn, nd), eps,
+                                        s.c, s.hw, s.relu};
+    } else {
+        batchnorm_backward(dslot(r, nd->src), dgamma, dbeta, dslot(r, nd->dst), slot(r, nd->src),
+                           gamma, beta, bn_mean(sn, nd), bn_var(sn, nd), eps, &s);
+    }
     touch(sn, pg, 1, s.c);
     touch(sn, pg + 1, 1, s.c);
+}
+
+/* Convolution node i's backward; with `bn` (the BN after it, whose sums
+ * are taken: bn_backward), its output gradient an image at a time from
+ * that BN's output gradient, never stored. */
+static void conv_backward(struct supernet *sn, const struct cell_run *r, int i,
+                          const struct bn_backward_map *bn)
+{
+    const struct node *nd = &r->g->nodes[i];
+    const struct param_info *w = &sn->params[nd->param];
+    struct conv2d_shape s = cell_conv_shape(r, nd, w);
+    s.overwrite = overwrites(r, i, nd->src);
+    /* The forward read its input through the BN before it (a map left
+     * to it: bn_deferred), whose output was never stored: the same
+     * map, on the BN's input. */
+    const float *inp = slot(r, nd->src);
+    struct conv2d_epilogue map;
+    if (i > 0 && bn_deferred(sn, r, i - 1, FORWARD_TRAIN)) {
+        map = bn_train_map(sn, r, &r->g->nodes[i - 1]);
+        s.in_map = &map;
+        inp = slot(r, r->g->nodes[i - 1].src);
+    }
+    const float *dout = dslot(r, nd->dst);
+    if (bn) {
+        s.dout_bn = bn;
+        s.dout_bn_in = slot(r, nd->dst);
+        dout = dslot(r, r->g->nodes[i + 1].dst);
+    }
+    conv2d_backward(dslot(r, nd->src), sn->grads + w->offset, dout, inp,
+                    sn->weights + w->offset, &s, r->scratch);
+    touch(sn, nd->param, s.cout, (s.cin / s.groups) * s.k * s.k);
+}
+
+/* Whether the BN at i + 1 hands its input gradient to dense convolution
+ * node i an image at a time (conv_backward), the only reader of that
+ * gradient's slot, instead of writing it for the whole batch. */
+static int conv_bn_backward_fused(const struct supernet *sn, const struct op_graph *g, int i)
+{
+    return !sn->no_fusion && conv_bn_fusable(g, i) && !g->nodes[i].depthwise;
 }
 
 static void node_backward(struct supernet *sn, const struct cell_run *r, int i)
@@ -101,27 +152,11 @@ static void node_backward(struct supernet *sn, const struct cell_run *r, int i)
     int hw = (int)slot_hw(r, nd->src);
     int ca = width_eval(nd->a, r->in, r->out, r->mid);
     switch (nd->kind) {
-    case NODE_CONV: {
-        const struct param_info *w = &sn->params[nd->param];
-        struct conv2d_shape s = cell_conv_shape(r, nd, w);
-        s.overwrite = overwrites(r, i, nd->src);
-        /* The forward read its input through the BN before it (a map left
-         * to it: bn_deferred), whose output was never stored: the same
-         * map, on the BN's input. */
-        const float *inp = slot(r, nd->src);
-        struct conv2d_epilogue map;
-        if (i > 0 && bn_deferred(sn, r, i - 1, FORWARD_TRAIN)) {
-            map = bn_train_map(sn, r, &r->g->nodes[i - 1]);
-            s.in_map = &map;
-            inp = slot(r, r->g->nodes[i - 1].src);
-        }
-        conv2d_backward(dslot(r, nd->src), sn->grads + w->offset, dslot(r, nd->dst), inp,
-                        sn->weights + w->offset, &s, r->scratch);
-        touch(sn, nd->param, s.cout, (s.cin / s.groups) * s.k * s.k);
+    case NODE_CONV:
+        conv_backward(sn, r, i, NULL);
         break;
-    }
     case NODE_BN:
-        bn_backward(sn, r, i);
+        bn_backward(sn, r, i, NULL, NULL);
         break;
     case NODE_SPLIT:
         /* (A first output read through has its gradient in place.) */
@@ -210,6 +245,13 @@ void supernet_backward(struct supernet *sn, const float *dlogits)
         for (int i = r->g->nnodes - 1; i >= 0; i--) {
             if (i > 0 && concat_shuffle_fused(sn, r->g, i - 1)) {
                 concat_shuffle_backward_run(r, i - 1);
+                i--;
+                continue;
+            }
+            if (i > 0 && conv_bn_backward_fused(sn, r->g, i - 1)) {
+                struct bn_backward_map bn;
+                bn_backward(sn, r, i, sn->bn_coef, &bn);
+                conv_backward(sn, r, i - 1, &bn);
                 i--;
                 continue;
             }

@@ -134,6 +134,10 @@ struct supernet {
     float *fold;                      /* thread 0's: a BN's scale, then its
                                          shift at fold + fold_width */
     size_t fold_width;
+    float *bn_coef;                   /* 2 fold_width floats after the folds:
+                                         a training BN's backward
+                                         coefficients for the convolution
+                                         before it (batchnorm_backward_sums) */
     double *moments;                  /* the moments of a convolution's
                                          output planes for the training-mode
                                          BN after it, moments_cap images of

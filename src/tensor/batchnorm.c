@@ -553,54 +553,77 @@ static void plane_grad_input(float *dx, const float *dy, const float *x, int hw,
     plane_grad_input_c(dx, dy, x, hw, m, k, mean_dy, c, r, overwrite);
 }
 
-/* Channels [begin, end) of the backward pass, in chunks whose passes go
+/* Channels of the backward pass are taken in chunks whose passes go
  * image by image (range_affine says why); each channel's sums still run
  * over the images in order. */
+enum { GRAD_CHUNK = 32 };
+
+/* What a channel's input gradient needs after the batch's sums. */
+struct grad_coef {
+    struct relu_mask r;
+    float k, mean_dy, c;
+};
+
+/* The forward's ReLU on channel ch and the factor of its gradient. */
+static void grad_channel(struct grad_coef *g, const float *gamma, const float *beta,
+                         const float *mean, const float *var, float eps, int relu, int ch)
+{
+    g->r.on = relu;
+    train_affine(&g->r.scale, &g->r.shift, gamma, beta, mean, var, eps, ch);
+    g->k = gamma[ch] * (1.0f / sqrtf(var[ch] + eps));
+}
+
+/* The first pass on channels [c0, c0 + nc): dgamma and dbeta of the
+ * batch, and each channel's coefficients into g. */
+static void chunk_sums(struct grad_coef *g, float *dgamma, float *dbeta, const float *dout,
+                       const float *inp, const float *gamma, const float *beta,
+                       const float *mean, const float *var, float eps, const struct bn_shape *s,
+                       size_t c0, int nc)
+{
+    const size_t chw = (size_t)s->c * s->hw;
+    const double count = (double)s->n * s->hw;
+    double acc_dy[GRAD_CHUNK][BN_LANES] = {{0}}, acc_dy_xm[GRAD_CHUNK][BN_LANES] = {{0}};
+    for (int j = 0; j < nc; j++)
+        grad_channel(&g[j], gamma, beta, mean, var, eps, s->relu, (int)c0 + j);
+    for (int img = 0; img < s->n; img++)
+        for (int j = 0; j < nc; j++) {
+            const size_t at = img * chw + (c0 + (size_t)j) * s->hw;
+            plane_grad_sums(acc_dy[j], acc_dy_xm[j], dout + at, inp + at, s->hw,
+                            mean[c0 + (size_t)j], &g[j].r);
+        }
+    for (int j = 0; j < nc; j++) {
+        const size_t ch = c0 + (size_t)j;
+        const float rstd = 1.0f / sqrtf(var[ch] + eps);
+        const double sum_dy = lanes_total(acc_dy[j]);
+        const double sum_dy_xhat = lanes_total(acc_dy_xm[j]) * (double)rstd;
+        dgamma[ch] += (float)sum_dy_xhat;
+        dbeta[ch] += (float)sum_dy;
+        /* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat)),
+         * xhat = (x - m) * rstd */
+        g[j].mean_dy = (float)(sum_dy / count);
+        g[j].c = g[j].k * rstd * (float)(sum_dy_xhat / count);
+    }
+}
+
+/* Channels [begin, end) of the backward pass. */
 static void backward_channels(float *dinp, float *dgamma, float *dbeta, const float *dout,
                               const float *inp, const float *gamma, const float *beta,
                               const float *mean, const float *var, float eps,
                               const struct bn_shape *s, int t, size_t begin, size_t end)
 {
     (void)t;
-    enum { CHUNK = 32 };
     const size_t chw = (size_t)s->c * s->hw;
-    const double count = (double)s->n * s->hw;
-    for (size_t c0 = begin; c0 < end; c0 += CHUNK) {
-        const int nc = (int)(end - c0 < CHUNK ? end - c0 : CHUNK);
-        struct relu_mask r[CHUNK];
-        float rstd[CHUNK], k[CHUNK], mean_dy[CHUNK], c[CHUNK];
-        double acc_dy[CHUNK][BN_LANES] = {{0}}, acc_dy_xm[CHUNK][BN_LANES] = {{0}};
-        for (int j = 0; j < nc; j++) {
-            const int ch = (int)c0 + j;
-            rstd[j] = 1.0f / sqrtf(var[ch] + eps);
-            r[j].on = s->relu;
-            train_affine(&r[j].scale, &r[j].shift, gamma, beta, mean, var, eps, ch);
-        }
-        for (int img = 0; img < s->n; img++)
-            for (int j = 0; j < nc; j++) {
-                const size_t at = img * chw + (c0 + (size_t)j) * s->hw;
-                plane_grad_sums(acc_dy[j], acc_dy_xm[j], dout + at, inp + at, s->hw,
-                                mean[c0 + (size_t)j], &r[j]);
-            }
-        for (int j = 0; j < nc; j++) {
-            const size_t ch = c0 + (size_t)j;
-            const double sum_dy = lanes_total(acc_dy[j]);
-            const double sum_dy_xhat = lanes_total(acc_dy_xm[j]) * (double)rstd[j];
-            dgamma[ch] += (float)sum_dy_xhat;
-            dbeta[ch] += (float)sum_dy;
-            /* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat)),
-             * xhat = (x - m) * rstd */
-            k[j] = gamma[ch] * rstd[j];
-            mean_dy[j] = (float)(sum_dy / count);
-            c[j] = k[j] * rstd[j] * (float)(sum_dy_xhat / count);
-        }
+    for (size_t c0 = begin; c0 < end; c0 += GRAD_CHUNK) {
+        const int nc = (int)(end - c0 < GRAD_CHUNK ? end - c0 : GRAD_CHUNK);
+        struct grad_coef g[GRAD_CHUNK];
+        chunk_sums(g, dgamma, dbeta, dout, inp, gamma, beta, mean, var, eps, s, c0, nc);
         if (dinp == NULL)
             continue;
         for (int img = 0; img < s->n; img++)
             for (int j = 0; j < nc; j++) {
                 const size_t at = img * chw + (c0 + (size_t)j) * s->hw;
-                plane_grad_input(dinp + at, dout + at, inp + at, s->hw, mean[c0 + (size_t)j], k[j],
-                                 mean_dy[j], c[j], &r[j], s->overwrite);
+                plane_grad_input(dinp + at, dout + at, inp + at, s->hw, mean[c0 + (size_t)j],
+                                 g[j].k, g[j].mean_dy, g[j].c, &g[j].r, s->overwrite);
             }
     }
 }
@@ -611,6 +634,45 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 {
     PARALLEL_RANGES((size_t)s->c, 1, backward_channels, dinp, dgamma, dbeta, dout, inp, gamma,
                     beta, mean, var, eps, s);
+}
+
+/* Channels [begin, end) of batchnorm_backward_sums. */
+static void sums_channels(float *coef, float *dgamma, float *dbeta, const float *dout,
+                          const float *inp, const float *gamma, const float *beta,
+                          const float *mean, const float *var, float eps, const struct bn_shape *s,
+                          int t, size_t begin, size_t end)
+{
+    (void)t;
+    for (size_t c0 = begin; c0 < end; c0 += GRAD_CHUNK) {
+        const int nc = (int)(end - c0 < GRAD_CHUNK ? end - c0 : GRAD_CHUNK);
+        struct grad_coef g[GRAD_CHUNK];
+        chunk_sums(g, dgamma, dbeta, dout, inp, gamma, beta, mean, var, eps, s, c0, nc);
+        for (int j = 0; j < nc; j++) {
+            coef[c0 + (size_t)j] = g[j].mean_dy;
+            coef[(size_t)s->c + c0 + (size_t)j] = g[j].c;
+        }
+    }
+}
+
+void batchnorm_backward_sums(float *coef, float *dgamma, float *dbeta, const float *dout,
+                             const float *inp, const float *gamma, const float *beta,
+                             const float *mean, const float *var, float eps,
+                             const struct bn_shape *s)
+{
+    PARALLEL_RANGES((size_t)s->c, 1, sums_channels, coef, dgamma, dbeta, dout, inp, gamma, beta,
+                    mean, var, eps, s);
+}
+
+void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,
+                              const struct bn_backward_map *b)
+{
+    for (int ch = 0; ch < b->c; ch++) {
+        struct grad_coef g;
+        grad_channel(&g, b->gamma, b->beta, b->mean, b->var, b->eps, b->relu, ch);
+        const size_t at = (size_t)ch * b->hw;
+        plane_grad_input(dinp + at, dout + at, inp + at, b->hw, b->mean[ch], g.k,
+                         b->coef[ch], b->coef[b->c + ch], &g.r, 1);
+    }
 }
 
 void batchnorm_running_update(float *running_mean, float *running_var,

@@ -78,6 +78,7 @@ struct dense_scratch_layout {
     size_t dweight;  /* floats of one partial weight gradient */
     size_t bt;       /* floats of gemm_small_nt_add's transpose */
     size_t in;       /* floats of one image's input through in_map */
+    size_t dout;     /* floats of one image's output gradient from dout_bn */
     size_t per_thread;
 };
 
@@ -90,8 +91,9 @@ static struct dense_scratch_layout dense_layout(const struct conv2d_shape *s)
     l.dweight = (size_t)s->cout * kg;
     l.bt = gemm_small_nt_floats(kg, ohw);
     l.in = (size_t)s->cin * s->h * s->w;
-    l.per_thread =
-        floats_whole_lines(2 * l.col + PARALLEL_RANGES_PER_THREAD * l.dweight + l.bt + l.in);
+    l.dout = (size_t)s->cout * ohw;
+    l.per_thread = floats_whole_lines(2 * l.col + PARALLEL_RANGES_PER_THREAD * l.dweight + l.bt +
+                                      l.in + l.dout);
     return l;
 }
 
@@ -320,6 +322,7 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
     check_shape(s);
     assert(s->in_image == 0 || s->in_image == (size_t)s->cin * s->h * s->w);  /* forward only */
     if (is_depthwise(s)) {
+        assert(s->dout_bn == NULL);
         conv2d_depthwise_backward(dinp, dweight, dout, inp, weight, s, scratch);
         return;
     }
@@ -339,7 +342,7 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
         float *col = scratch + l.per_thread * (size_t)t;
         float *dcol = col + l.col;
         float *bt = dcol + l.col + PARALLEL_RANGES_PER_THREAD * l.dweight;
-        float *in_room = mapped_room(scratch, &l, t);
+        float *in_room = mapped_room(scratch, &l, t), *dout_room = in_room + l.in;
         /* Each range's weight gradient is a partial of its own, added in
          * range order below: the bits depend on the thread count only,
          * not on which thread took which range. */
@@ -347,10 +350,16 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
         for (int r; (r = parallel_cursor_next(&cursor, t, (size_t)s->n, &begin, &end)) >= 0;) {
             float *dw = partial_dweight(scratch, &l, r);
             memset(dw, 0, sizeof(float) * l.dweight);
-            for (size_t img = begin; img < end; img++)
-                dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol, bt,
-                                     dout + img * out_image,
+            for (size_t img = begin; img < end; img++) {
+                const float *dy = dout + img * out_image;
+                if (s->dout_bn) {
+                    batchnorm_backward_image(dout_room, dy, s->dout_bn_in + img * out_image,
+                                             s->dout_bn);
+                    dy = dout_room;
+                }
+                dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol, bt, dy,
                                      image_input(s, inp + img * in_image, in_room), weight, s);
+            }
         }
 #pragma omp barrier
         /* Add the partials to dweight row by row, always in range order. */
