@@ -85,7 +85,8 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 /* batchnorm_backward in two halves, for a reader of the input gradient
  * that takes it an image at a time (the same bits): the batch's sums,
  * dgamma and dbeta (+=) and coef (2 C floats), then the input gradient of
- * one image (C, HW), written. */
+ * channels [c0, c0 + nc) of one image, written (dinp, dout and inp: those
+ * channels' planes, (nc, HW)). */
 void batchnorm_backward_sums(float *coef, float *dgamma, float *dbeta, const float *dout,
                              const float *inp, const float *gamma, const float *beta,
                              const float *mean, const float *var, float eps,
@@ -97,7 +98,7 @@ struct bn_backward_map {
     int c, hw, relu;
 };
 void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,
-                              const struct bn_backward_map *b);
+                              const struct bn_backward_map *b, int c0, int nc);
 
 /* running = (1 - momentum) * running + momentum * batch, where the batch
  * variance is made unbiased over count = N*HW values. */

@@ -48,7 +48,7 @@ struct conv2d_shape {
                          dense one's input itself); NULL: none */
     const struct bn_backward_map *dout_bn;
     const float *dout_bn_in;
-                      /* backward, dense: when not NULL, dout is the
+                      /* backward, where conv2d_maps_input: when not NULL, dout is the
                          gradient of the output of the training BN after
                          this convolution, whose input (this convolution's
                          output, N x cout x oh*ow) is dout_bn_in: each
@@ -70,9 +70,10 @@ int conv2d_out_w(const struct conv2d_shape *s);
 /* Multiply-accumulates of one forward pass of the whole batch. */
 double conv2d_macs(const struct conv2d_shape *s);
 
-/* Whether conv2d_forward_ep and conv2d_backward take s->in_map (NCHW):
- * a dense ungrouped convolution, or a depthwise one on the kernel with
- * 16 channels per vector (AVX-512, an odd kernel padded by half of it). */
+/* Whether conv2d_forward_ep and conv2d_backward take s->in_map, and
+ * conv2d_backward s->dout_bn (NCHW): a dense ungrouped convolution, or a
+ * depthwise one on the kernel with 16 channels per vector (AVX-512, an
+ * odd kernel padded by half of it). */
 int conv2d_maps_input(const struct conv2d_shape *s);
 
 /* Floats of scratch memory that conv2d_forward and conv2d_backward need

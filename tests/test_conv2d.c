@@ -382,13 +382,18 @@ static void test_input_in_wider_tensor(void **state)
         }
 }
 
-/* Dense shapes of the tests of a batch norm's map and gradient through a
- * convolution: 1x1, and k x k strided with a weight wider than its block. */
-static const struct conv2d_shape dense_shapes[] = {
+/* The shapes of the tests of a batch norm's map and gradient through a
+ * convolution: dense 1x1, dense k x k strided with a weight wider than
+ * its block, depthwise at strides 1 and 2. */
+static const struct conv2d_shape bn_shapes[] = {
         {.n = 5, .cin = 12, .cout = 7, .wcin = 12, .h = 7, .w = 7, .k = 1, .stride = 1,
          .groups = 1},
         {.n = 3, .cin = 6, .cout = 5, .wcin = 8, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1,
          .groups = 1},
+    {.n = 4, .cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 1, .pad = 3,
+     .groups = 20},
+    {.n = 4, .cin = 9, .cout = 9, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 2, .pad = 2,
+     .groups = 9},
 };
 
 /* An input read through a batch norm's map (conv2d_shape.in_map, where
@@ -399,18 +404,10 @@ static const struct conv2d_shape dense_shapes[] = {
 static void test_input_map(void **state)
 {
     (void)state;
-    const struct conv2d_shape shapes[] = {
-        dense_shapes[0],
-        dense_shapes[1],
-        {.n = 4, .cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 1,
-         .pad = 3, .groups = 20},
-        {.n = 4, .cin = 9, .cout = 9, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 2,
-         .pad = 2, .groups = 9},
-    };
     uint64_t seed = 31;
-    for (size_t si = 0; si < sizeof shapes / sizeof *shapes; si++)
+    for (size_t si = 0; si < sizeof bn_shapes / sizeof *bn_shapes; si++)
         for (int relu = 0; relu < 2; relu++) {
-            struct conv2d_shape s = shapes[si];
+            struct conv2d_shape s = bn_shapes[si];
             /* dense always; depthwise on the channel-vector kernel */
             assert_int_equal(conv2d_maps_input(&s), s.groups == 1 || simd_avx512());
             if (!conv2d_maps_input(&s))
@@ -460,20 +457,22 @@ static void test_input_map(void **state)
         }
 }
 
-/* The output gradient of a dense convolution taken an image at a time
- * from the training BN after it (conv2d_shape.dout_bn, after
- * batchnorm_backward_sums) gives the bits of batchnorm_backward's whole
- * input gradient read by conv2d_backward: weight and input gradients,
- * the BN's dgamma and dbeta, with and without the BN's ReLU. */
+/* The output gradient of a convolution taken an image at a time from the
+ * training BN after it (conv2d_shape.dout_bn, after
+ * batchnorm_backward_sums, where conv2d_maps_input) gives the bits of
+ * batchnorm_backward's whole input gradient read by conv2d_backward:
+ * weight and input gradients, the BN's dgamma and dbeta, dense and
+ * depthwise, with and without the BN's ReLU. */
 static void test_output_grad_through_bn(void **state)
 {
     (void)state;
-    const struct conv2d_shape *shapes = dense_shapes;
     const float eps = 1e-5f;
     uint64_t seed = 37;
-    for (size_t si = 0; si < sizeof dense_shapes / sizeof *dense_shapes; si++)
+    for (size_t si = 0; si < sizeof bn_shapes / sizeof *bn_shapes; si++)
         for (int relu = 0; relu < 2; relu++) {
-            const struct conv2d_shape s = shapes[si];
+            const struct conv2d_shape s = bn_shapes[si];
+            if (!conv2d_maps_input(&s))
+                continue;   /* (the depthwise plane kernel) */
             const size_t in = in_count(&s), out = out_count(&s);
             const size_t nw = (size_t)s.cout * s.wcin * s.k * s.k, c = (size_t)s.cout;
             const struct bn_shape bs = {.n = s.n, .c = s.cout,

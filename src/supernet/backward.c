@@ -137,12 +137,16 @@ static void conv_backward(struct supernet *sn, const struct cell_run *r, int i,
     touch(sn, nd->param, s.cout, (s.cin / s.groups) * s.k * s.k);
 }
 
-/* Whether the BN at i + 1 hands its input gradient to dense convolution
- * node i an image at a time (conv_backward), the only reader of that
- * gradient's slot, instead of writing it for the whole batch. */
-static int conv_bn_backward_fused(const struct supernet *sn, const struct op_graph *g, int i)
+/* Whether the BN at i + 1 hands its input gradient to convolution node i
+ * an image at a time (conv_backward), the only reader of that gradient's
+ * slot, instead of writing it for the whole batch. */
+static int conv_bn_backward_fused(const struct supernet *sn, const struct cell_run *r, int i)
 {
-    return !sn->no_fusion && conv_bn_fusable(g, i) && !g->nodes[i].depthwise;
+    if (sn->no_fusion || !conv_bn_fusable(r->g, i))
+        return 0;
+    const struct node *conv = &r->g->nodes[i];
+    const struct conv2d_shape s = cell_conv_shape(r, conv, &sn->params[conv->param]);
+    return conv2d_maps_input(&s);
 }
 
 static void node_backward(struct supernet *sn, const struct cell_run *r, int i)
@@ -248,7 +252,7 @@ void supernet_backward(struct supernet *sn, const float *dlogits)
                 i--;
                 continue;
             }
-            if (i > 0 && conv_bn_backward_fused(sn, r->g, i - 1)) {
+            if (i > 0 && conv_bn_backward_fused(sn, r, i - 1)) {
                 struct bn_backward_map bn;
                 bn_backward(sn, r, i, sn->bn_coef, &bn);
                 conv_backward(sn, r, i - 1, &bn);

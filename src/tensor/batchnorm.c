@@ -664,12 +664,13 @@ void batchnorm_backward_sums(float *coef, float *dgamma, float *dbeta, const flo
 }
 
 void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,
-                              const struct bn_backward_map *b)
+                              const struct bn_backward_map *b, int c0, int nc)
 {
-    for (int ch = 0; ch < b->c; ch++) {
+    assert(c0 >= 0 && c0 + nc <= b->c);
+    for (int ch = c0; ch < c0 + nc; ch++) {
         struct grad_coef g;
         grad_channel(&g, b->gamma, b->beta, b->mean, b->var, b->eps, b->relu, ch);
-        const size_t at = (size_t)ch * b->hw;
+        const size_t at = (size_t)(ch - c0) * b->hw;
         plane_grad_input(dinp + at, dout + at, inp + at, b->hw, b->mean[ch], g.k,
                          b->coef[ch], b->coef[b->c + ch], &g.r, 1);
     }

@@ -322,7 +322,6 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
     check_shape(s);
     assert(s->in_image == 0 || s->in_image == (size_t)s->cin * s->h * s->w);  /* forward only */
     if (is_depthwise(s)) {
-        assert(s->dout_bn == NULL);
         conv2d_depthwise_backward(dinp, dweight, dout, inp, weight, s, scratch);
         return;
     }
@@ -354,7 +353,7 @@ void conv2d_backward(float *dinp, float *dweight, const float *dout,
                 const float *dy = dout + img * out_image;
                 if (s->dout_bn) {
                     batchnorm_backward_image(dout_room, dy, s->dout_bn_in + img * out_image,
-                                             s->dout_bn);
+                                             s->dout_bn, 0, s->cout);
                     dy = dout_room;
                 }
                 dense_backward_image(dinp ? dinp + img * in_image : NULL, dw, col, dcol, bt, dy,

@@ -319,7 +319,7 @@ void conv2d_depthwise_backward(float *dinp, float *dweight, const float *dout,
                                const struct conv2d_shape *s, float *scratch)
 {
     if (!depthwise_lanes_backward(dinp, dweight, dout, inp, weight, s, scratch)) {
-        assert(s->in_map == NULL);
+        assert(s->in_map == NULL && s->dout_bn == NULL);
         depthwise_planes_backward(dinp, dweight, dout, inp, weight, s, scratch);
     }
 }

@@ -21,6 +21,7 @@
  */
 #include "alloc.h"
 #include "conv2d_depthwise.h"
+#include "batchnorm.h"
 #include "simd.h"
 
 #include <assert.h>
@@ -82,10 +83,12 @@ size_t depthwise_lanes_scratch_floats(const struct conv2d_shape *s)
     /* the tile, the output, the taps, the tile's pixel positions */
     const size_t forward = g.tile + g.out + taps + pos;
     /* and the output gradient's tile (or the input gradient's), every
-     * group's flipped taps, the ranges' partial weight gradients */
+     * group's flipped taps, the ranges' partial weight gradients, a
+     * group's output gradient from the BN after it (dout_bn) */
     const size_t backward = lanes_backward_fits(s)
                                 ? 2 * g.tile + g.out + partial_floats(s) + pos
                                       + PARALLEL_RANGES_PER_THREAD * partial_floats(s)
+                                      + (size_t)LANES * g.oh * g.ow
                                 : 0;
     return floats_whole_lines(forward > backward ? forward : backward);
 }
@@ -494,8 +497,8 @@ static void flipped_taps(float *wtf, const float *weight, const struct conv2d_sh
 SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const float *dout,
                                               const float *inp, const float *wtf,
                                               const struct conv2d_shape *s, float *tile,
-                                              float *dtile, float *res, const int *pos,
-                                              size_t begin, size_t end)
+                                              float *dtile, float *res, float *bn_grad,
+                                              const int *pos, size_t begin, size_t end)
 {
     const struct lanes_geom g = lanes_geom(s);
     const int c = s->cin, taps = s->k * s->k, groups = (c + LANES - 1) / LANES;
@@ -509,6 +512,13 @@ SIMD_AVX512 static void lanes_backward_images(float *dinp, float *part, const fl
             planes_in(tile, inp + (img * (size_t)c + (size_t)c0) * (size_t)hw, nc, hw, pos,
                       s->in_map, c0);
             const float *dy = dout + (img * (size_t)c + (size_t)c0) * (size_t)ohw;
+            if (s->dout_bn) {
+                /* the group's output gradient from the BN after it */
+                batchnorm_backward_image(bn_grad, dy,
+                                         s->dout_bn_in + (img * (size_t)c + (size_t)c0) * ohw,
+                                         s->dout_bn, c0, nc);
+                dy = bn_grad;
+            }
             if (g.s == 1) {
                 planes_in(dtile, dy, nc, hw, pos, NULL, 0);
                 taps_weight_grad_lanes(p, dtile + ((size_t)g.pad * g.wp + g.pad) * LANES, g.wp,
@@ -556,6 +566,8 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
         float *tile = scratch + per_thread * (size_t)t, *dtile = tile + g.tile;
         float *res = dtile + g.tile, *wtf = res + g.out;
         int *pos = (int *)(wtf + part);
+        float *bn_grad = scratch + per_thread * (size_t)t + parts_at +
+                         PARALLEL_RANGES_PER_THREAD * part;
         memset(tile, 0, 2 * g.tile * sizeof(float));   /* the borders, for good */
         tile_pixels(pos, &g);
         flipped_taps(wtf, weight, s);
@@ -565,7 +577,8 @@ int depthwise_lanes_backward(float *dinp, float *dweight, const float *dout, con
         for (int r; (r = parallel_cursor_next(&cursor, t, (size_t)s->n, &begin, &end)) >= 0;) {
             float *p = parallel_range_piece(scratch, per_thread, parts_at, part, r);
             memset(p, 0, part * sizeof(float));
-            lanes_backward_images(dinp, p, dout, inp, wtf, s, tile, dtile, res, pos, begin, end);
+            lanes_backward_images(dinp, p, dout, inp, wtf, s, tile, dtile, res, bn_grad, pos,
+                                  begin, end);
         }
     }
     for (int grp = 0; grp < groups; grp++) {
