@@ -53,8 +53,9 @@ void batchnorm_forward_train_moments(float *out, float *mean, float *var, const 
 
 /* The two halves of batchnorm_forward_train_moments, for inputs whose
  * planes are not laid out as their moments' images (images interleaved:
- * conv2d.h): the batch statistics from s's images' moments, then the map
- * on a tensor of shape `layout` (its relu is the one applied). */
+ * conv2d.h), or whose map its reader applies (batchnorm_train_map): the
+ * batch statistics from s's images' moments, then the map on a tensor of
+ * shape `layout` (its relu is the one applied). */
 void batchnorm_moments_stats(float *mean, float *var, const double *moments,
                              const struct bn_shape *s);
 /* The map batchnorm_train_apply applies, as scale and shift per channel

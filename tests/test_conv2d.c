@@ -462,7 +462,9 @@ static void test_input_map(void **state)
  * batchnorm_backward_sums, where conv2d_maps_input) gives the bits of
  * batchnorm_backward's whole input gradient read by conv2d_backward:
  * weight and input gradients, the BN's dgamma and dbeta, dense and
- * depthwise, with and without the BN's ReLU. */
+ * depthwise, with and without the BN's ReLU; the input read through the
+ * map of the BN before the convolution (in_map) at the same time, as in
+ * a block. */
 static void test_output_grad_through_bn(void **state)
 {
     (void)state;
@@ -482,6 +484,8 @@ static void test_output_grad_through_bn(void **state)
             float *z = floats_alloc(out), *dz = floats_alloc(out), *dy = floats_alloc(out);
             float *gamma = floats_alloc(c), *beta = floats_alloc(c), *mean = floats_alloc(c);
             float *var = floats_alloc(c), *coef = floats_alloc(2 * c);
+            float *in_scale = floats_alloc((size_t)s.cin), *in_shift = floats_alloc((size_t)s.cin);
+            float *mapped = floats_alloc(in);
             float *dx[2] = {floats_alloc(in), floats_alloc(in)};
             float *dw[2] = {floats_alloc(nw), floats_alloc(nw)};
             float *dgamma[2] = {floats_alloc(c), floats_alloc(c)};
@@ -497,13 +501,26 @@ static void test_output_grad_through_bn(void **state)
                 gamma[i] = 2.0f * uniform(&seed);
                 beta[i] = uniform(&seed);
             }
-            conv2d_forward(y, x, w, &s, scratch);
+            /* the input itself through the map of a BN and ReLU before the
+             * convolution (in_map), as in a block */
+            for (int ch = 0; ch < s.cin; ch++) {
+                in_scale[ch] = 2.0f * uniform(&seed);
+                in_shift[ch] = uniform(&seed);
+            }
+            const size_t hw = (size_t)s.h * s.w;
+            for (int img = 0; img < s.n; img++)
+                for (int ch = 0; ch < s.cin; ch++) {
+                    const size_t at = ((size_t)img * s.cin + ch) * hw;
+                    affine_plane(mapped + at, x + at, (int)hw, in_scale[ch], in_shift[ch], 1);
+                }
+            const struct conv2d_epilogue in_map = {in_scale, in_shift, 1, NULL, NULL};
+            conv2d_forward(y, mapped, w, &s, scratch);
             batchnorm_forward_train(z, mean, var, y, gamma, beta, eps, &bs);
             /* the BN's whole input gradient, then the convolution's */
             batchnorm_backward(dy, dgamma[0], dbeta[0], dz, y, gamma, beta, mean, var, eps, &bs);
             struct conv2d_shape t = s;
             t.overwrite = 1;
-            conv2d_backward(dx[0], dw[0], dy, x, w, &t, scratch);
+            conv2d_backward(dx[0], dw[0], dy, mapped, w, &t, scratch);
             /* the BN's sums, then an image at a time inside the convolution's */
             batchnorm_backward_sums(coef, dgamma[1], dbeta[1], dz, y, gamma, beta, mean, var, eps,
                                     &bs);
@@ -511,6 +528,7 @@ static void test_output_grad_through_bn(void **state)
                                                 relu};
             t.dout_bn = &map;
             t.dout_bn_in = y;
+            t.in_map = &in_map;
             conv2d_backward(dx[1], dw[1], dz, x, w, &t, scratch);
             assert_memory_equal(dx[0], dx[1], in * sizeof(float));
             assert_memory_equal(dw[0], dw[1], nw * sizeof(float));
@@ -518,7 +536,8 @@ static void test_output_grad_through_bn(void **state)
             assert_memory_equal(dbeta[0], dbeta[1], c * sizeof(float));
             floats_free(x); floats_free(w); floats_free(y); floats_free(z); floats_free(dz);
             floats_free(dy); floats_free(gamma); floats_free(beta); floats_free(mean);
-            floats_free(var); floats_free(coef); floats_free(scratch);
+            floats_free(var); floats_free(coef); floats_free(scratch); floats_free(in_scale);
+            floats_free(in_shift); floats_free(mapped);
             for (int j = 0; j < 2; j++) {
                 floats_free(dx[j]);
                 floats_free(dw[j]);

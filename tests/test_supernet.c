@@ -176,22 +176,24 @@ static void stale_step(struct supernet *sn, const struct space_def *def, int n)
     net_case_free(&c);
 }
 
-/* The gradients of a training step (max and reduced subnets of the
- * shuffle space, whose blocks split, concatenate and shuffle), with the
- * channel moves fused (fusion.c) and node by node: the same bits. */
-static void test_channel_fusion_gradients(void **state)
+/* The gradients of a training step with the fusions on (fusion.c: channel
+ * moves fused, batch norm maps left to their readers, a batch norm's
+ * input gradient taken an image at a time by the convolution before it)
+ * and node by node: the same bits. Max and reduced subnets of the
+ * shuffle space, whose blocks split, concatenate and shuffle, and of the
+ * MB space, whose blocks add a residual. */
+static void check_fusion_gradients(const char *space, int cell, int op, int channels)
 {
-    (void)state;
     struct space_def def;
-    struct supernet *sn = build(test_shuffle_space, 1, &def);
+    struct supernet *sn = build(space, 1, &def);
     const size_t floats = supernet_weights_size(sn);
     float *fused = malloc(floats * sizeof(float));
     struct arch a;
     supernet_arch_max(sn, &a);
     for (int reduced = 0; reduced < 2; reduced++) {
         if (reduced) {
-            a.op[2] = 1;
-            a.width[2] = (struct unit_width){.channels = 6};
+            a.op[cell] = op;
+            a.width[cell] = (struct unit_width){.channels = channels};
         }
         set_arch(sn, &a);
         for (int on = 1; on >= 0; on--) {
@@ -209,6 +211,18 @@ static void test_channel_fusion_gradients(void **state)
     supernet_set_fusion(sn, 1);
     free(fused);
     supernet_free(sn);
+}
+
+static void test_channel_fusion_gradients(void **state)
+{
+    (void)state;
+    check_fusion_gradients(test_shuffle_space, 2, 1, 6);
+}
+
+static void test_mb_fusion_gradients(void **state)
+{
+    (void)state;
+    check_fusion_gradients(test_mb_space, 2, 1, 8);
 }
 
 /* Backward writes most gradients (=) instead of adding to zeroed ones
@@ -603,6 +617,7 @@ int main(void)
         cmocka_unit_test(test_gradients_mb),
         cmocka_unit_test(test_gradients_after_another_path),
         cmocka_unit_test(test_channel_fusion_gradients),
+        cmocka_unit_test(test_mb_fusion_gradients),
         cmocka_unit_test(test_inactive_untouched),
         cmocka_unit_test(test_estimate_by_hand),
         cmocka_unit_test(test_eval_chunks),

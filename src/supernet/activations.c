@@ -82,7 +82,7 @@ size_t supernet_eval_floats(const struct supernet *sn)
 
 /* The scratch and fold of thread t. The convolutions' scratch of all
  * threads comes first, as one block (an op running on every thread splits
- * it itself), then the folds. */
+ * it itself), then the folds, then sn->bn_coef. */
 void thread_buffers(const struct supernet *sn, int t, float **scratch, float **fold)
 {
     *scratch = sn->scratch + (size_t)t * sn->scratch_per_thread;

@@ -304,8 +304,9 @@ void conv_bn_eval(struct supernet *sn, struct cell_run *r, const struct node *co
 
 /* In training and calibration a convolution takes the moments of its
  * output planes for the BN after it as it writes them (in cache), so that
- * the BN's only pass is its affine map. Calibration keeps no BN input for
- * a backward pass: the convolution writes straight into the BN's slot and
+ * the BN's only pass is its affine map, and none when it leaves the map
+ * to its reader (bn_deferred). Calibration keeps no BN input for a
+ * backward pass: the convolution writes straight into the BN's slot and
  * the BN works in place there. Same bits as the two nodes run apart. */
 void conv_bn_train(struct supernet *sn, struct cell_run *r, const struct node *conv,
                    const struct node *bn, enum forward_mode mode)
