@@ -85,17 +85,19 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
 
 /* batchnorm_backward in two halves, for a reader of the input gradient
  * that takes it an image at a time (the same bits): the batch's sums,
- * dgamma and dbeta (+=) and coef (2 C floats), then the input gradient of
+ * dgamma and dbeta (+=) and coef (BN_GRAD_COEFS x C floats: each
+ * channel's factors, so that no image recomputes them), then the input
+ * gradient of
  * channels [c0, c0 + nc) of one image, written (dinp, dout and inp: those
  * channels' planes, (nc, HW)). */
 void batchnorm_backward_sums(float *coef, float *dgamma, float *dbeta, const float *dout,
                              const float *inp, const float *gamma, const float *beta,
                              const float *mean, const float *var, float eps,
                              const struct bn_shape *s);
+enum { BN_GRAD_COEFS = 5 };
 struct bn_backward_map {
     const float *coef;   /* batchnorm_backward_sums' */
-    const float *gamma, *beta, *mean, *var;
-    float eps;
+    const float *mean;   /* the forward's batch means */
     int c, hw, relu;
 };
 void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,

@@ -386,10 +386,9 @@ static void test_input_in_wider_tensor(void **state)
  * convolution: dense 1x1, dense k x k strided with a weight wider than
  * its block, depthwise at strides 1 and 2. */
 static const struct conv2d_shape bn_shapes[] = {
-        {.n = 5, .cin = 12, .cout = 7, .wcin = 12, .h = 7, .w = 7, .k = 1, .stride = 1,
-         .groups = 1},
-        {.n = 3, .cin = 6, .cout = 5, .wcin = 8, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1,
-         .groups = 1},
+    {.n = 5, .cin = 12, .cout = 7, .wcin = 12, .h = 7, .w = 7, .k = 1, .stride = 1, .groups = 1},
+    {.n = 3, .cin = 6, .cout = 5, .wcin = 8, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1,
+     .groups = 1},
     {.n = 4, .cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 1, .pad = 3,
      .groups = 20},
     {.n = 4, .cin = 9, .cout = 9, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 2, .pad = 2,
@@ -483,7 +482,7 @@ static void test_output_grad_through_bn(void **state)
             float *x = floats_alloc(in), *w = floats_alloc(nw), *y = floats_alloc(out);
             float *z = floats_alloc(out), *dz = floats_alloc(out), *dy = floats_alloc(out);
             float *gamma = floats_alloc(c), *beta = floats_alloc(c), *mean = floats_alloc(c);
-            float *var = floats_alloc(c), *coef = floats_alloc(2 * c);
+            float *var = floats_alloc(c), *coef = floats_alloc(BN_GRAD_COEFS * c);
             float *in_scale = floats_alloc((size_t)s.cin), *in_shift = floats_alloc((size_t)s.cin);
             float *mapped = floats_alloc(in);
             float *dx[2] = {floats_alloc(in), floats_alloc(in)};
@@ -524,8 +523,7 @@ static void test_output_grad_through_bn(void **state)
             /* the BN's sums, then an image at a time inside the convolution's */
             batchnorm_backward_sums(coef, dgamma[1], dbeta[1], dz, y, gamma, beta, mean, var, eps,
                                     &bs);
-            const struct bn_backward_map map = {coef, gamma, beta, mean, var, eps, bs.c, bs.hw,
-                                                relu};
+            const struct bn_backward_map map = {coef, mean, bs.c, bs.hw, relu};
             t.dout_bn = &map;
             t.dout_bn_in = y;
             t.in_map = &in_map;

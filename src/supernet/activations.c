@@ -104,7 +104,7 @@ static enum mtd_status reserve(struct supernet *sn, int train_n, int calib_n, in
         sn->fold_width = floats_whole_lines(fold_floats(sn) / 2);
         sn->scratch = floats_alloc((size_t)sn->threads
                                        * (sn->scratch_per_thread + 2 * sn->fold_width)
-                                   + 2 * sn->fold_width);
+                                   + BN_GRAD_COEFS * sn->fold_width);
         sn->fold = sn->scratch + (size_t)sn->threads * sn->scratch_per_thread;  /* thread 0's */
         sn->bn_coef = sn->fold + (size_t)sn->threads * 2 * sn->fold_width;
     }

@@ -96,8 +96,7 @@ static void bn_backward(struct supernet *sn, const struct cell_run *r, int i, fl
     if (coef) {
         batchnorm_backward_sums(coef, dgamma, dbeta, dslot(r, nd->dst), slot(r, nd->src), gamma,
                                 beta, bn_mean(sn, nd), bn_var(sn, nd), eps, &s);
-        *map = (struct bn_backward_map){coef, gamma, beta, bn_mean(sn, nd), bn_var(sn, nd), eps,
-                                        s.c, s.hw, s.relu};
+        *map = (struct bn_backward_map){coef, bn_mean(sn, nd), s.c, s.hw, s.relu};
     } else {
         batchnorm_backward(dslot(r, nd->src), dgamma, dbeta, dslot(r, nd->dst), slot(r, nd->src),
                            gamma, beta, bn_mean(sn, nd), bn_var(sn, nd), eps, &s);

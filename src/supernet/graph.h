@@ -134,7 +134,8 @@ struct supernet {
     float *fold;                      /* thread 0's: a BN's scale, then its
                                          shift at fold + fold_width */
     size_t fold_width;
-    float *bn_coef;                   /* 2 fold_width floats after the folds:
+    float *bn_coef;                   /* BN_GRAD_COEFS fold_width floats after
+                                         the folds:
                                          a training BN's backward
                                          coefficients for the convolution
                                          before it (batchnorm_backward_sums) */

@@ -647,9 +647,15 @@ static void sums_channels(float *coef, float *dgamma, float *dbeta, const float 
         const int nc = (int)(end - c0 < GRAD_CHUNK ? end - c0 : GRAD_CHUNK);
         struct grad_coef g[GRAD_CHUNK];
         chunk_sums(g, dgamma, dbeta, dout, inp, gamma, beta, mean, var, eps, s, c0, nc);
+        /* what each image's gradient reuses: nothing recomputed per image */
+        const size_t c = (size_t)s->c;
         for (int j = 0; j < nc; j++) {
-            coef[c0 + (size_t)j] = g[j].mean_dy;
-            coef[(size_t)s->c + c0 + (size_t)j] = g[j].c;
+            float *q = coef + c0 + (size_t)j;
+            q[0] = g[j].k;
+            q[c] = g[j].mean_dy;
+            q[2 * c] = g[j].c;
+            q[3 * c] = g[j].r.scale;
+            q[4 * c] = g[j].r.shift;
         }
     }
 }
@@ -667,12 +673,13 @@ void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,
                               const struct bn_backward_map *b, int c0, int nc)
 {
     assert(c0 >= 0 && c0 + nc <= b->c);
+    const size_t c = (size_t)b->c;
     for (int ch = c0; ch < c0 + nc; ch++) {
-        struct grad_coef g;
-        grad_channel(&g, b->gamma, b->beta, b->mean, b->var, b->eps, b->relu, ch);
+        const float *q = b->coef + ch;
+        const struct relu_mask r = {b->relu, q[3 * c], q[4 * c]};
         const size_t at = (size_t)(ch - c0) * b->hw;
-        plane_grad_input(dinp + at, dout + at, inp + at, b->hw, b->mean[ch], g.k,
-                         b->coef[ch], b->coef[b->c + ch], &g.r, 1);
+        plane_grad_input(dinp + at, dout + at, inp + at, b->hw, b->mean[ch], q[0], q[c],
+                         q[2 * c], &r, 1);
     }
 }
 
