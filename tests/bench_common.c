@@ -2,9 +2,11 @@
  * bench_common.c - shared command line and setup of the benchmarks
  * (bench_common.h).
  */
+#define _GNU_SOURCE   /* sched_setaffinity and CPU_SET */
 #include "bench_common.h"
 
 #include <getopt.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -55,38 +57,92 @@ struct search_space *bench_load_space(const char *name, const char *path, uint64
     return ss;
 }
 
-enum { MAX_PAIRS = 1000 };
+enum { MAX_ROUNDS = 1000 };
 
-double bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void *ctx,
-                            double *t1, double *tn, int *pairs)
+/* The CPUs the process may run on, when there are exactly `threads` of
+ * them (and no more than BENCH_MAX_CPUS): their count, 0 otherwise. */
+static int own_cpus(int threads, const cpu_set_t *all, int *cpu)
 {
-    static double one[MAX_PAIRS], many[MAX_PAIRS], ratio[MAX_PAIRS];
+    if (CPU_COUNT(all) != threads || threads > BENCH_MAX_CPUS)
+        return 0;
     int n = 0;
-    const double start = monotonic_seconds();
-    while (n < MAX_PAIRS && (n < 3 || monotonic_seconds() - start < seconds)) {
-        parallel_init(1);
-        double t0 = monotonic_seconds();
-        fn(ctx);
-        one[n] = monotonic_seconds() - t0;
-        parallel_init(threads);
-        t0 = monotonic_seconds();
-        fn(ctx);
-        many[n] = monotonic_seconds() - t0;
-        ratio[n] = one[n] / many[n];
-        n++;
-    }
-    *t1 = median(one, n);
-    *tn = median(many, n);
-    *pairs = n;
-    return median(ratio, n);
+    for (int c = 0; c < CPU_SETSIZE && n < threads; c++)
+        if (CPU_ISSET(c, all))
+            cpu[n++] = c;
+    return n;
 }
 
-void bench_print_speedup(const char *bench, int threads, double speedup, double t1, double tn,
-                         int pairs, const char *unit)
+/* Seconds of fn(ctx) at `threads` threads. */
+static double timed_unit(int threads, void (*fn)(void *), void *ctx)
+{
+    parallel_init(threads);
+    const double t0 = monotonic_seconds();
+    fn(ctx);
+    return monotonic_seconds() - t0;
+}
+
+/* Seconds of fn(ctx) on one thread pinned to CPU cpu (this thread's CPUs
+ * are `all` again after it). */
+static double timed_on_cpu(int cpu, const cpu_set_t *all, void (*fn)(void *), void *ctx)
+{
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(cpu, &one);
+    if (sched_setaffinity(0, sizeof one, &one) != 0) {
+        perror("bench: sched_setaffinity");
+        exit(1);
+    }
+    const double t = timed_unit(1, fn, ctx);
+    sched_setaffinity(0, sizeof *all, all);
+    return t;
+}
+
+void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void *ctx,
+                          struct bench_speedup *s)
+{
+    static double one[MAX_ROUNDS], many[MAX_ROUNDS], ratio[MAX_ROUNDS];
+    static double pinned[BENCH_MAX_CPUS][MAX_ROUNDS];
+    int cpu[BENCH_MAX_CPUS], on_cpu[BENCH_MAX_CPUS] = {0};
+    cpu_set_t all;
+    const int cpus = sched_getaffinity(0, sizeof all, &all) == 0 ? own_cpus(threads, &all, cpu)
+                                                                : 0;
+    const int least = cpus > 0 && 2 * cpus > 3 ? 2 * cpus : 3;
+    int n = 0;
+    const double start = monotonic_seconds();
+    while (n < MAX_ROUNDS && (n < least || monotonic_seconds() - start < seconds)) {
+        one[n] = timed_unit(1, fn, ctx);
+        many[n] = timed_unit(threads, fn, ctx);
+        ratio[n] = one[n] / many[n];
+        if (cpus > 0) {
+            const int k = n % cpus;
+            pinned[k][on_cpu[k]++] = timed_on_cpu(cpu[k], &all, fn, ctx);
+        }
+        n++;
+    }
+    parallel_init(threads);
+    *s = (struct bench_speedup){.value = median(ratio, n), .t1 = median(one, n),
+                                .tn = median(many, n), .pairs = n, .cpus = cpus};
+    double speed = 0.0;
+    for (int k = 0; k < cpus; k++) {
+        s->cpu_t1[k] = median(pinned[k], on_cpu[k]);
+        speed += 1.0 / s->cpu_t1[k];
+    }
+    s->attainable = s->t1 * speed;
+}
+
+void bench_print_speedup(const char *bench, int threads, const struct bench_speedup *s,
+                         const char *unit)
 {
     printf("{\"bench\": \"%s\", \"side\": \"mutatord\", \"threads\": %d, \"value\": %.3f, "
            "\"unit\": \"speed-up over 1 thread\", \"pairs\": %d, \"seconds_1\": %.4g, "
-           "\"seconds_%d\": %.4g, \"per\": \"%s\"}\n",
-           bench, threads, speedup, pairs, t1, threads, tn, unit);
+           "\"seconds_%d\": %.4g, \"per\": \"%s\"",
+           bench, threads, s->value, s->pairs, s->t1, threads, s->tn, unit);
+    if (s->cpus > 0) {
+        printf(", \"seconds_1_per_cpu\": [");
+        for (int k = 0; k < s->cpus; k++)
+            printf("%s%.4g", k ? ", " : "", s->cpu_t1[k]);
+        printf("], \"attainable\": %.3f", s->attainable);
+    }
+    printf("}\n");
     fflush(stdout);
 }

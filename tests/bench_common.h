@@ -31,17 +31,36 @@ void bench_parse_args(int argc, char **argv, const char *name, struct bench_args
 struct search_space *bench_load_space(const char *name, const char *path, uint64_t seed,
                                       config_t *cfg);
 
+/* The CPUs a speed-up measurement times one thread on, one by one. */
+enum { BENCH_MAX_CPUS = 8 };
+
+/* A speed-up of `threads` threads over one (bench_paired_speedup). */
+struct bench_speedup {
+    double value;   /* the median of the pairs' ratios */
+    double t1, tn;  /* the median times of a unit at 1 and `threads` threads */
+    int pairs;
+    /* When the process may run on exactly `threads` CPUs: each round also
+     * times one thread pinned to one of them in turn, cpu_t1[k] the median
+     * on the k-th. On a shared machine one CPU is often slower than the
+     * other (a neighbour on its sibling hyperthread), and no sharing of
+     * the work makes `threads` threads faster than the CPUs' speeds added
+     * up: attainable = t1 * sum of 1 / cpu_t1[k]. cpus is 0 otherwise. */
+    int cpus;
+    double cpu_t1[BENCH_MAX_CPUS];
+    double attainable;
+};
+
 /* The speed-up of `threads` threads over one on a unit of work fn(ctx):
- * units timed in pairs, one thread then `threads`, for about `seconds` in
- * all (at least 3 pairs), so that both sides see the same load of a
- * shared machine however it drifts. Returns the median of the pairs'
- * ratios; t1 and tn get the median times, pairs their count. The thread
- * count is `threads` again on return. */
-double bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void *ctx,
-                            double *t1, double *tn, int *pairs);
+ * units timed in rounds, one thread then `threads` (then one thread on
+ * the next CPU, see bench_speedup), for about `seconds` in all (at least
+ * 3 rounds, and 2 per CPU), so that both sides see the same load of a
+ * shared machine however it drifts. The thread count is `threads` again
+ * on return, and the CPUs the process may run on are as they were. */
+void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void *ctx,
+                          struct bench_speedup *s);
 
 /* Prints the JSON line of a bench_paired_speedup measurement. */
-void bench_print_speedup(const char *bench, int threads, double speedup, double t1, double tn,
-                         int pairs, const char *unit);
+void bench_print_speedup(const char *bench, int threads, const struct bench_speedup *s,
+                         const char *unit);
 
 #endif

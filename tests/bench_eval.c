@@ -268,12 +268,9 @@ int main(int argc, char **argv)
 
     score_once(&c);  /* warm-up: arenas, pages, caches */
     if (args.paired) {
-        double t1, tn;
-        int pairs;
-        const double speedup = bench_paired_speedup(threads, seconds, score_once, &c, &t1, &tn,
-                                                    &pairs);
-        bench_print_speedup("candidate_eval_speedup", threads, speedup, t1, tn, pairs,
-                            "candidate");
+        struct bench_speedup speedup;
+        bench_paired_speedup(threads, seconds, score_once, &c, &speedup);
+        bench_print_speedup("candidate_eval_speedup", threads, &speedup, "candidate");
     } else if (args.generation) {
         generation_figure(ss, &c, threads);
     } else if (eval_figures(&c, threads, seconds, arch_text, args.first_only) != MTD_OK) {

@@ -29,7 +29,10 @@ awk '
         if (!(k in v) || (lower ? x < v[k] : x > v[k])) v[k] = x
     }
     /"bench": "memory"/ { mem[num("threads")] = num("ratio") }
-    /"bench": "(train|candidate_eval)_speedup"/ { speedup[str("bench"), num("threads")] = num("value") }
+    /"bench": "(train|candidate_eval)_speedup"/ {
+        speedup[str("bench"), num("threads")] = num("value")
+        attainable[str("bench"), num("threads")] = num("attainable")
+    }
     function line(name, t, value, target, way, extra) {
         met = way == "at_least" ? value >= target : value <= target
         printf "{\"ratio\": \"%s\", \"threads\": %s, \"value\": %.3f, \"%s\": %s, \"met\": %s%s}\n",
@@ -56,12 +59,17 @@ awk '
         scaling("candidate_eval", 1)
     }
     # 2 threads against 1: from the alternating measurement when there is
-    # one, else from the two separate figures (shown as "separate").
-    function scaling(b, inverse,    one, two) {
+    # one, else from the two separate figures (shown as "separate"); with
+    # what the speeds of the two CPUs alone allowed ("attainable", bench_common.h)
+    # when it was measured.
+    function scaling(b, inverse,    one, two, extra) {
         one = v[b, "mutatord", 1]; two = v[b, "mutatord", 2]
-        if ((b "_speedup", 2) in speedup)
-            line(b "_2_vs_1_threads", 2, speedup[b "_speedup", 2], 1.8, "at_least",
-                 one != "" && two != "" ? sprintf(", \"separate\": %.3f", inverse ? one / two : two / one) : "")
+        if ((b "_speedup", 2) in speedup) {
+            extra = one != "" && two != "" ? sprintf(", \"separate\": %.3f", inverse ? one / two : two / one) : ""
+            if (attainable[b "_speedup", 2] != "")
+                extra = extra sprintf(", \"attainable\": %.3f", attainable[b "_speedup", 2])
+            line(b "_2_vs_1_threads", 2, speedup[b "_speedup", 2], 1.8, "at_least", extra)
+        }
         else if (one != "" && two != "")
             line(b "_2_vs_1_threads", 2, inverse ? one / two : two / one, 1.8, "at_least", "")
     }' "$1"

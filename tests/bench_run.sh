@@ -70,8 +70,10 @@ done
 # (bench_paired_speedup): the separate runs above are minutes apart, and
 # the load of this shared machine drifts in between.
 if [ "$last" -gt 1 ]; then
-    figure "$builddir/tests/bench_train" -p -t "$last" -s "$seconds" "$conf"
-    figure "$builddir/tests/bench_eval" -p -t "$last" -s "$((2 * seconds))" "$conf"
+    # Each round also times one thread on each CPU in turn (the speed-ups
+    # the CPUs' own speeds allow, bench_common.h): half as long again.
+    figure "$builddir/tests/bench_train" -p -t "$last" -s "$((3 * seconds / 2))" "$conf"
+    figure "$builddir/tests/bench_eval" -p -t "$last" -s "$((3 * seconds))" "$conf"
 fi
 # Memory at the last thread count only (REFERENCE.md's protocol: 2): it takes
 # minutes, and the thread count changes only the per-thread scratch.

@@ -144,11 +144,9 @@ int main(int argc, char **argv)
     t.paths.at = t.paths.round;
     train_round(&t);   /* warm-up: arenas, pages, caches */
     if (args.paired) {
-        double t1, tn;
-        int pairs;
-        const double speedup = bench_paired_speedup(threads, seconds, train_round, &t, &t1, &tn,
-                                                    &pairs);
-        bench_print_speedup("train_speedup", threads, speedup, t1, tn, pairs, "round of paths");
+        struct bench_speedup speedup;
+        bench_paired_speedup(threads, seconds, train_round, &t, &speedup);
+        bench_print_speedup("train_speedup", threads, &speedup, "round of paths");
     } else {
         /* Whole rounds for about `seconds`. */
         long steps = 0;
