@@ -638,7 +638,9 @@ static void test_depthwise_backward_kernels_agree(void **state)
 }
 
 /* Images interleaved 16 at a time give each image the bits of
- * conv2d_forward_ep: depthwise kernels of the spaces at both strides,
+ * conv2d_forward_ep: depthwise kernels of the spaces at both strides
+ * (at stride 1 on planes of one, two and four blocks of 7 pixels a row,
+ * whose edge blocks skip the border's taps),
  * 1x1 convolutions (one product over every image's pixels), and dense
  * k x k ones (im2col in pieces: the 28 x 28 stem), a weight wider than
  * its active block, with and without the epilogue and its ReLU. */
@@ -654,6 +656,8 @@ static void test_interleaved_forward(void **state)
         {.cin = 24, .cout = 24, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 1, .pad = 2, .groups = 24},
         {.cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 2, .pad = 3, .groups = 20},
         {.cin = 17, .cout = 17, .wcin = 1, .h = 7, .w = 7, .k = 3, .stride = 1, .pad = 1, .groups = 17},
+        {.cin = 18, .cout = 18, .wcin = 1, .h = 7, .w = 7, .k = 7, .stride = 1, .pad = 3, .groups = 18},
+        {.cin = 3, .cout = 3, .wcin = 1, .h = 28, .w = 28, .k = 5, .stride = 1, .pad = 2, .groups = 3},
         {.cin = 24, .cout = 40, .wcin = 30, .h = 7, .w = 7, .k = 1, .stride = 1, .pad = 0, .groups = 1},
         {.cin = 1, .cout = 16, .wcin = 1, .h = 28, .w = 28, .k = 3, .stride = 1, .pad = 1, .groups = 1},
         {.cin = 3, .cout = 8, .wcin = 3, .h = 9, .w = 6, .k = 3, .stride = 2, .pad = 1, .groups = 1},
