@@ -93,8 +93,19 @@ static double timed_on_cpu(int cpu, const cpu_set_t *all, void (*fn)(void *), vo
         exit(1);
     }
     const double t = timed_unit(1, fn, ctx);
-    sched_setaffinity(0, sizeof *all, all);
+    if (sched_setaffinity(0, sizeof *all, all) != 0) {
+        perror("bench: sched_setaffinity");   /* the runs after would be on one CPU */
+        exit(1);
+    }
     return t;
+}
+
+/* The median of v[0..n), the mean of the middle two when n is even (a
+ * CPU's few pinned runs: the upper one alone would lean slow). */
+static double central(double *v, int n)
+{
+    const double upper = median(v, n);   /* sorts v */
+    return n % 2 ? upper : (v[n / 2 - 1] + upper) / 2;
 }
 
 void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void *ctx,
@@ -124,7 +135,8 @@ void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void 
                                 .tn = median(many, n), .pairs = n, .cpus = cpus};
     double speed = 0.0;
     for (int k = 0; k < cpus; k++) {
-        s->cpu_t1[k] = median(pinned[k], on_cpu[k]);
+        s->cpu[k] = cpu[k];
+        s->cpu_t1[k] = central(pinned[k], on_cpu[k]);
         speed += 1.0 / s->cpu_t1[k];
     }
     s->attainable = s->t1 * speed;
@@ -138,7 +150,10 @@ void bench_print_speedup(const char *bench, int threads, const struct bench_spee
            "\"seconds_%d\": %.4g, \"per\": \"%s\"",
            bench, threads, s->value, s->pairs, s->t1, threads, s->tn, unit);
     if (s->cpus > 0) {
-        printf(", \"seconds_1_per_cpu\": [");
+        printf(", \"cpus\": [");
+        for (int k = 0; k < s->cpus; k++)
+            printf("%s%d", k ? ", " : "", s->cpu[k]);
+        printf("], \"seconds_1_per_cpu\": [");
         for (int k = 0; k < s->cpus; k++)
             printf("%s%.4g", k ? ", " : "", s->cpu_t1[k]);
         printf("], \"attainable\": %.3f", s->attainable);

@@ -31,7 +31,7 @@ void bench_parse_args(int argc, char **argv, const char *name, struct bench_args
 struct search_space *bench_load_space(const char *name, const char *path, uint64_t seed,
                                       config_t *cfg);
 
-/* The CPUs a speed-up measurement times one thread on, one by one. */
+/* At most this many CPUs are timed one by one (bench_speedup). */
 enum { BENCH_MAX_CPUS = 8 };
 
 /* A speed-up of `threads` threads over one (bench_paired_speedup). */
@@ -40,12 +40,14 @@ struct bench_speedup {
     double t1, tn;  /* the median times of a unit at 1 and `threads` threads */
     int pairs;
     /* When the process may run on exactly `threads` CPUs: each round also
-     * times one thread pinned to one of them in turn, cpu_t1[k] the median
-     * on the k-th. On a shared machine one CPU is often slower than the
+     * times one thread pinned to one of them, the next in turn: cpu_t1[k]
+     * the median on CPU cpu[k] (the mean of the middle two for an even
+     * count). On a shared machine one CPU is often slower than the
      * other (a neighbour on its sibling hyperthread), and no sharing of
      * the work makes `threads` threads faster than the CPUs' speeds added
      * up: attainable = t1 * sum of 1 / cpu_t1[k]. cpus is 0 otherwise. */
     int cpus;
+    int cpu[BENCH_MAX_CPUS];
     double cpu_t1[BENCH_MAX_CPUS];
     double attainable;
 };

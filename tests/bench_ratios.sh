@@ -3,7 +3,8 @@
 # FILE) against issue 7's targets: mutatord against PyTorch at each thread
 # count, mutatord at 2 threads against 1, and peak memory against its
 # budget (2 against 1 from the alternating measurement, *_speedup, when
-# the run made one). Each line: {"ratio", "threads", "value", "target", "met", ...};
+# the run made one, with the speed-up the two CPUs' own speeds allow when
+# it measured them: "attainable"). Each line: {"ratio", "threads", "value", "target", "met", ...};
 # "at_least" or "at_most" says which way the target goes. A figure measured
 # more than once counts at its best (the hardest comparison for us when it
 # is PyTorch's).

@@ -640,7 +640,8 @@ static void test_depthwise_backward_kernels_agree(void **state)
 /* Images interleaved 16 at a time give each image the bits of
  * conv2d_forward_ep: depthwise kernels of the spaces at both strides
  * (at stride 1 on planes of one, two and four blocks of 7 pixels a row,
- * whose edge blocks skip the border's taps),
+ * read in place; test_depthwise_kernels_agree holds the skipped border
+ * taps to the plane kernel),
  * 1x1 convolutions (one product over every image's pixels), and dense
  * k x k ones (im2col in pieces: the 28 x 28 stem), a weight wider than
  * its active block, with and without the epilogue and its ReLU. */

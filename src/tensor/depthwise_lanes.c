@@ -6,7 +6,8 @@
  * half its lanes on the padding columns. Here a vector holds one pixel of
  * 16 channels instead: the channels' planes are transposed into a padded
  * pixel-major tile, every output pixel is k*k full-width multiply-adds
- * (a row of up to 8 pixels shares each tap's weights), and the result is
+ * (fewer at stride 1, where the taps on the border are skipped; a row of
+ * up to 8 pixels shares each tap's weights), and the result is
  * transposed back into planes. Taps are added in the same order, with the
  * same fused multiply-add, as the plane kernel: the bits are the same.
  *
@@ -201,16 +202,18 @@ taps_strided(__m512 *acc, const float *tile, const float *wt, int oy, int ox0, i
  * every kx, instead of a load per multiply-add (with two FMA units, loads
  * were the limit). The same multiply-adds in the same order. `direct`: src
  * is the input plane itself, unpadded, and the window takes zeros where
- * the tile has its border (the same multiply-adds on the same values).
+ * the tile has its border columns (border rows are never loaded).
  *
  * A multiply-add whose input pixel is in the border is skipped: the rows
- * of taps above or below the plane, and with `edges` (a constant: a
- * padding of k / 2 and blocks of whole sevenths of the row, row_block)
+ * of taps above or below the plane, and with `left` or `right` (constants:
+ * a padding of k / 2 and blocks of whole sevenths of the row, row_block)
  * the columns left of the row's first block and right of its last. On a
- * 7 x 7 plane that is a third of a 5 x 5 kernel's multiply-adds and 43% of
- * a 7 x 7's. Adding w * 0 to an accumulator that starts at +0 leaves it
- * as it was (it is never -0: a sum is -0 only when both its terms are),
- * so the bits stay the same for finite weights. */
+ * 7 x 7 plane that is nearly a third of a 5 x 5 kernel's multiply-adds
+ * and 43% of a 7 x 7's. Adding w * 0 changes a nonzero accumulator in
+ * nothing, nor one at +0, where every accumulator starts: the bits are the
+ * same for finite weights, but for the sign of a zero output whose every
+ * product underflowed below the smallest subnormal (such a product rounds
+ * to a zero of its own sign, which a skipped w * 0 might have flipped). */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
 taps_window(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int nx, const int k,
             const int row, const int direct, const int left, const int right,
