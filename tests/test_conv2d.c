@@ -639,9 +639,9 @@ static void test_depthwise_backward_kernels_agree(void **state)
 
 /* Images interleaved 16 at a time give each image the bits of
  * conv2d_forward_ep: depthwise kernels of the spaces at both strides
- * (at stride 1 on planes of one, two and four blocks of 7 pixels a row,
- * read in place; test_depthwise_kernels_agree holds the skipped border
- * taps to the plane kernel),
+ * (on output rows of one, two and four blocks of 7 pixels, read in
+ * place; test_depthwise_kernels_agree holds the skipped border taps to
+ * the plane kernel),
  * 1x1 convolutions (one product over every image's pixels), and dense
  * k x k ones (im2col in pieces: the 28 x 28 stem), a weight wider than
  * its active block, with and without the epilogue and its ReLU. */
@@ -656,6 +656,7 @@ static void test_interleaved_forward(void **state)
     const struct conv2d_shape shapes[] = {
         {.cin = 24, .cout = 24, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 1, .pad = 2, .groups = 24},
         {.cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 2, .pad = 3, .groups = 20},
+        {.cin = 5, .cout = 5, .wcin = 1, .h = 28, .w = 28, .k = 5, .stride = 2, .pad = 2, .groups = 5},
         {.cin = 17, .cout = 17, .wcin = 1, .h = 7, .w = 7, .k = 3, .stride = 1, .pad = 1, .groups = 17},
         {.cin = 18, .cout = 18, .wcin = 1, .h = 7, .w = 7, .k = 7, .stride = 1, .pad = 3, .groups = 18},
         {.cin = 3, .cout = 3, .wcin = 1, .h = 28, .w = 28, .k = 5, .stride = 1, .pad = 2, .groups = 3},

@@ -26,6 +26,7 @@
 #include "simd.h"
 
 #include <assert.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "parallel.h"
@@ -266,6 +267,59 @@ taps_window_block(__m512 *acc, const float *src, const float *wt, int oy, int ox
         taps_window(acc, src, wt, oy, ox0, nx, k, row, direct, 0, 0, g);
 }
 
+/* taps_strided at stride 2 for a kernel of k, padded by k / 2, on a row
+ * of whole blocks of `row` (constants where inlined; `row` pixels always
+ * valid), skipping the multiply-adds whose input pixel is in the border
+ * as taps_window does: the rows above and below the plane, and the
+ * columns left of the row's first block (left) and right of its last
+ * (right, on a row twice the output's). `direct`: src is the input plane
+ * itself, which then is read only inside. */
+static inline __attribute__((always_inline)) SIMD_AVX512 void
+taps_stride2(__m512 *acc, const float *src, const float *wt, int oy, int ox0, const int k,
+             const int row, const int direct, const int left, const int right,
+             const struct lanes_geom *g)
+{
+    const int pad = k / 2;
+    for (int ky = 0; ky < k; ky++) {
+        const int iy = 2 * oy + ky - pad;
+        if (iy < 0 || iy >= g->h)
+            continue;   /* a row of the border */
+        /* where tap kx of pixel x is at 2 x + kx (one pad left of the
+         * plane's first column in place: never read, by the skips) */
+        const ptrdiff_t at = direct ? (ptrdiff_t)iy * g->w + 2 * ox0 - pad
+                                    : (ptrdiff_t)(iy + pad) * g->wp + 2 * ox0;
+#pragma GCC unroll 7
+        for (int kx = 0; kx < k; kx++) {
+            const __m512 wv = _mm512_loadu_ps(wt + (size_t)(ky * k + kx) * LANES);
+#pragma GCC unroll 8
+            for (int x = 0; x < row; x++) {
+                /* (constants once unrolled) */
+                if ((left && 2 * x + kx < pad) || (right && 2 * x + kx - pad >= 2 * row))
+                    continue;
+                acc[x] = _mm512_fmadd_ps(
+                    wv, _mm512_loadu_ps(src + (at + 2 * x + kx) * LANES), acc[x]);
+            }
+        }
+    }
+}
+
+/* taps_stride2 for the block at ox0, in the variant of its place in the
+ * row (taps_window_block). */
+static inline __attribute__((always_inline)) SIMD_AVX512 void
+taps_stride2_block(__m512 *acc, const float *src, const float *wt, int oy, int ox0, const int k,
+                   const int row, const int direct, const struct lanes_geom *g)
+{
+    const int left = ox0 == 0, right = ox0 + row == g->ow;
+    if (left && right)
+        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, 1, 1, g);
+    else if (left)
+        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, 1, 0, g);
+    else if (right)
+        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, 0, 1, g);
+    else
+        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, 0, 0, g);
+}
+
 /* taps_lanes with row blocks of `row` pixels (a constant where inlined). */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
 taps_rows(float *out, const float *tile, const float *wt, const struct conv2d_epilogue *ep,
@@ -280,10 +334,13 @@ taps_rows(float *out, const float *tile, const float *wt, const struct conv2d_ep
             for (int x = 0; x < row; x++)
                 acc[x] = _mm512_setzero_ps();
             /* (a switch, so that the window's registers have fixed names) */
-            switch (g->s == 1 ? g->k : 0) {
+            switch (g->s == 1 ? g->k : edges ? -g->k : 0) {
             case 3: taps_window_block(acc, tile, wt, oy, ox0, nx, 3, row, direct, edges, g); break;
             case 5: taps_window_block(acc, tile, wt, oy, ox0, nx, 5, row, direct, edges, g); break;
             case 7: taps_window_block(acc, tile, wt, oy, ox0, nx, 7, row, direct, edges, g); break;
+            case -3: taps_stride2_block(acc, tile, wt, oy, ox0, 3, row, direct, g); break;
+            case -5: taps_stride2_block(acc, tile, wt, oy, ox0, 5, row, direct, g); break;
+            case -7: taps_stride2_block(acc, tile, wt, oy, ox0, 7, row, direct, g); break;
             default: taps_strided(acc, tile, wt, oy, ox0, nx, row, g); break;
             }
             float *dst = out + ((size_t)oy * g->ow + ox0) * LANES;
@@ -303,11 +360,23 @@ taps_rows(float *out, const float *tile, const float *wt, const struct conv2d_ep
         }
 }
 
+/* Whether taps_lanes skips the border's taps by the block's place in the
+ * row (taps_window's and taps_stride2's edges): blocks of sevenths, a
+ * kernel of 3, 5 or 7 padded by half, and at stride 2 a row twice the
+ * output's. */
+static int taps_edges(const struct lanes_geom *g)
+{
+    return row_block(g->ow) == 7 && (g->k == 3 || g->k == 5 || g->k == 7) &&
+           g->pad == g->k / 2 && (g->s == 1 || (g->s == 2 && g->w == 2 * g->ow));
+}
+
 /* Whether taps_lanes can read an input plane in place (direct): stride 1
- * and a kernel taps_window takes. */
+ * and a kernel taps_window takes, or stride 2 with taps_edges (no tap
+ * read outside the plane). */
 static int taps_direct(const struct lanes_geom *g)
 {
-    return g->s == 1 && (g->k == 3 || g->k == 5 || g->k == 7);
+    return (g->s == 1 && (g->k == 3 || g->k == 5 || g->k == 7)) ||
+           (g->s == 2 && taps_edges(g));
 }
 
 /* out = the taps over src: the padded tile, or when direct
@@ -323,9 +392,7 @@ taps_lanes(float *out, const float *src, const float *wt, const struct conv2d_ep
         shift = _mm512_maskz_loadu_ps(m, ep->shift + c0);
     }
     assert(!direct || taps_direct(g));
-    const int seven = row_block(g->ow) == 7;
-    /* taps_window's edges: blocks of sevenths, padded by half the kernel */
-    const int edges = seven && g->s == 1 && g->pad == g->k / 2;
+    const int seven = row_block(g->ow) == 7, edges = taps_edges(g);
     if (direct && edges)
         taps_rows(out, src, wt, ep, scale, shift, 7, 1, 1, g);
     else if (direct && seven)
