@@ -552,11 +552,14 @@ static void test_output_grad_through_bn(void **state)
 static void test_depthwise_kernels_agree(void **state)
 {
     (void)state;
-    const int ks[] = {3, 5, 7}, cs[] = {5, 8, 16, 20, 33}, sizes[][2] = {{7, 7}, {14, 14}, {9, 6}, {28, 28}};
+    /* (rows of 1, 2, 4 and 6 blocks of 7 at stride 1; 1, 2 and 3 at stride
+     * 2, where 13 x 14 has an odd height) */
+    const int ks[] = {3, 5, 7}, cs[] = {5, 8, 16, 20, 33};
+    const int sizes[][2] = {{7, 7}, {14, 14}, {9, 6}, {28, 28}, {13, 14}, {7, 42}};
     uint64_t seed = 11;
     for (size_t ki = 0; ki < 3; ki++)
         for (size_t ci = 0; ci < 5; ci++)
-            for (size_t si = 0; si < 4; si++)
+            for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++)
                 for (int stride = 1; stride <= 2; stride++)
                     for (int ep_kind = 0; ep_kind < 3; ep_kind++) {
                         const int c = cs[ci], k = ks[ki];
@@ -657,6 +660,7 @@ static void test_interleaved_forward(void **state)
         {.cin = 24, .cout = 24, .wcin = 1, .h = 14, .w = 14, .k = 5, .stride = 1, .pad = 2, .groups = 24},
         {.cin = 20, .cout = 20, .wcin = 1, .h = 14, .w = 14, .k = 7, .stride = 2, .pad = 3, .groups = 20},
         {.cin = 5, .cout = 5, .wcin = 1, .h = 28, .w = 28, .k = 5, .stride = 2, .pad = 2, .groups = 5},
+        {.cin = 4, .cout = 4, .wcin = 1, .h = 13, .w = 42, .k = 3, .stride = 2, .pad = 1, .groups = 4},
         {.cin = 17, .cout = 17, .wcin = 1, .h = 7, .w = 7, .k = 3, .stride = 1, .pad = 1, .groups = 17},
         {.cin = 18, .cout = 18, .wcin = 1, .h = 7, .w = 7, .k = 7, .stride = 1, .pad = 3, .groups = 18},
         {.cin = 3, .cout = 3, .wcin = 1, .h = 28, .w = 28, .k = 5, .stride = 1, .pad = 2, .groups = 3},

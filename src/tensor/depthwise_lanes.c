@@ -6,8 +6,9 @@
  * half its lanes on the padding columns. Here a vector holds one pixel of
  * 16 channels instead: the channels' planes are transposed into a padded
  * pixel-major tile, every output pixel is k*k full-width multiply-adds
- * (fewer at stride 1, where the taps on the border are skipped; a row of
- * up to 8 pixels shares each tap's weights), and the result is
+ * (fewer where the taps on the border are skipped: taps_window and
+ * taps_stride2; a row of up to 8 pixels shares each tap's weights), and
+ * the result is
  * transposed back into planes. Taps are added in the same order, with the
  * same fused multiply-add, as the plane kernel: the bits are the same.
  *
@@ -467,8 +468,9 @@ SIMD_AVX512 static void map_row(float *dst, const float *src, size_t count,
 
 /* Images interleaved 16 at a time ((c, h, w, 16): conv2d_interleaved)
  * are already pixel-major lanes, one image per lane: a channel's input
- * plane is read in place at stride 1 (taps_direct), or copied row by row
- * into the tile (through conv2d_shape.in_map when it has one), its taps
+ * plane is read in place where taps_direct holds and no in_map is to be
+ * applied, or else copied row by row into the tile (through
+ * conv2d_shape.in_map when it has one), its taps
  * broadcast into the lanes, and taps_lanes writes the channel's output
  * plane in place.
  * Each lane sees taps_lanes's multiply-adds in the order a channel's lane
