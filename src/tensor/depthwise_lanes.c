@@ -250,24 +250,6 @@ taps_window(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int
     }
 }
 
-/* taps_window for the block at ox0, with `edges` the variant of its place
- * in the row: the row's first block, its last, both or neither. */
-static inline __attribute__((always_inline)) SIMD_AVX512 void
-taps_window_block(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int nx,
-                  const int k, const int row, const int direct, const int edges,
-                  const struct lanes_geom *g)
-{
-    const int left = edges && ox0 == 0, right = edges && ox0 + row == g->ow;
-    if (left && right)
-        taps_window(acc, src, wt, oy, ox0, nx, k, row, direct, 1, 1, g);
-    else if (left)
-        taps_window(acc, src, wt, oy, ox0, nx, k, row, direct, 1, 0, g);
-    else if (right)
-        taps_window(acc, src, wt, oy, ox0, nx, k, row, direct, 0, 1, g);
-    else
-        taps_window(acc, src, wt, oy, ox0, nx, k, row, direct, 0, 0, g);
-}
-
 /* taps_strided at stride 2 for a kernel of k, padded by k / 2, on a row
  * of whole blocks of `row` (constants where inlined; `row` pixels always
  * valid), skipping the multiply-adds whose input pixel is in the border
@@ -304,21 +286,34 @@ taps_stride2(__m512 *acc, const float *src, const float *wt, int oy, int ox0, co
     }
 }
 
-/* taps_stride2 for the block at ox0, in the variant of its place in the
- * row (taps_window_block). */
+/* The taps of the block at ox0 at stride 1 (taps_window) or 2
+ * (taps_stride2, always with edges), in the variant of its place in the
+ * row when `edges`: the row's first block, its last, both or neither. */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
-taps_stride2_block(__m512 *acc, const float *src, const float *wt, int oy, int ox0, const int k,
-                   const int row, const int direct, const struct lanes_geom *g)
+taps_placed(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int nx, const int k,
+            const int row, const int direct, const int stride2, const int left,
+            const int right, const struct lanes_geom *g)
 {
-    const int left = ox0 == 0, right = ox0 + row == g->ow;
-    if (left && right)
-        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, 1, 1, g);
-    else if (left)
-        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, 1, 0, g);
-    else if (right)
-        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, 0, 1, g);
+    if (stride2)
+        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, left, right, g);
     else
-        taps_stride2(acc, src, wt, oy, ox0, k, row, direct, 0, 0, g);
+        taps_window(acc, src, wt, oy, ox0, nx, k, row, direct, left, right, g);
+}
+
+static inline __attribute__((always_inline)) SIMD_AVX512 void
+taps_block(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int nx, const int k,
+           const int row, const int direct, const int edges, const int stride2,
+           const struct lanes_geom *g)
+{
+    const int left = edges && ox0 == 0, right = edges && ox0 + row == g->ow;
+    if (left && right)
+        taps_placed(acc, src, wt, oy, ox0, nx, k, row, direct, stride2, 1, 1, g);
+    else if (left)
+        taps_placed(acc, src, wt, oy, ox0, nx, k, row, direct, stride2, 1, 0, g);
+    else if (right)
+        taps_placed(acc, src, wt, oy, ox0, nx, k, row, direct, stride2, 0, 1, g);
+    else
+        taps_placed(acc, src, wt, oy, ox0, nx, k, row, direct, stride2, 0, 0, g);
 }
 
 /* taps_lanes with row blocks of `row` pixels (a constant where inlined). */
@@ -336,12 +331,12 @@ taps_rows(float *out, const float *tile, const float *wt, const struct conv2d_ep
                 acc[x] = _mm512_setzero_ps();
             /* (a switch, so that the window's registers have fixed names) */
             switch (g->s == 1 ? g->k : edges ? -g->k : 0) {
-            case 3: taps_window_block(acc, tile, wt, oy, ox0, nx, 3, row, direct, edges, g); break;
-            case 5: taps_window_block(acc, tile, wt, oy, ox0, nx, 5, row, direct, edges, g); break;
-            case 7: taps_window_block(acc, tile, wt, oy, ox0, nx, 7, row, direct, edges, g); break;
-            case -3: taps_stride2_block(acc, tile, wt, oy, ox0, 3, row, direct, g); break;
-            case -5: taps_stride2_block(acc, tile, wt, oy, ox0, 5, row, direct, g); break;
-            case -7: taps_stride2_block(acc, tile, wt, oy, ox0, 7, row, direct, g); break;
+            case 3: taps_block(acc, tile, wt, oy, ox0, nx, 3, row, direct, edges, 0, g); break;
+            case 5: taps_block(acc, tile, wt, oy, ox0, nx, 5, row, direct, edges, 0, g); break;
+            case 7: taps_block(acc, tile, wt, oy, ox0, nx, 7, row, direct, edges, 0, g); break;
+            case -3: taps_block(acc, tile, wt, oy, ox0, nx, 3, row, direct, 1, 1, g); break;
+            case -5: taps_block(acc, tile, wt, oy, ox0, nx, 5, row, direct, 1, 1, g); break;
+            case -7: taps_block(acc, tile, wt, oy, ox0, nx, 7, row, direct, 1, 1, g); break;
             default: taps_strided(acc, tile, wt, oy, ox0, nx, row, g); break;
             }
             float *dst = out + ((size_t)oy * g->ow + ox0) * LANES;
