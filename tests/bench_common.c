@@ -100,12 +100,13 @@ static double timed_on_cpu(int cpu, const cpu_set_t *all, void (*fn)(void *), vo
     return t;
 }
 
-/* The median of v[0..n), the mean of the middle two when n is even (a
- * CPU's few pinned runs: the upper one alone would lean slow). */
-static double central(double *v, int n)
+/* The least of v[0..n). */
+static double least(const double *v, int n)
 {
-    const double upper = median(v, n);   /* sorts v */
-    return n % 2 ? upper : (v[n / 2 - 1] + upper) / 2;
+    double m = v[0];
+    for (int i = 1; i < n; i++)
+        m = v[i] < m ? v[i] : m;
+    return m;
 }
 
 void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void *ctx,
@@ -117,10 +118,10 @@ void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void 
     cpu_set_t all;
     const int cpus = sched_getaffinity(0, sizeof all, &all) == 0 ? own_cpus(threads, &all, cpu)
                                                                 : 0;
-    const int least = cpus > 0 && 2 * cpus > 3 ? 2 * cpus : 3;
+    const int min_rounds = cpus > 0 && 2 * cpus > 3 ? 2 * cpus : 3;
     int n = 0;
     const double start = monotonic_seconds();
-    while (n < MAX_ROUNDS && (n < least || monotonic_seconds() - start < seconds)) {
+    while (n < MAX_ROUNDS && (n < min_rounds || monotonic_seconds() - start < seconds)) {
         one[n] = timed_unit(1, fn, ctx);
         many[n] = timed_unit(threads, fn, ctx);
         ratio[n] = one[n] / many[n];
@@ -131,12 +132,16 @@ void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void 
         n++;
     }
     parallel_init(threads);
-    *s = (struct bench_speedup){.value = median(ratio, n), .t1 = median(one, n),
-                                .tn = median(many, n), .pairs = n, .cpus = cpus};
+    *s = (struct bench_speedup){.t1 = least(one, n), .tn = least(many, n), .pairs = n,
+                                .cpus = cpus};
+    s->value = s->t1 / s->tn;
+    s->median = median(ratio, n);
+    s->t1_median = median(one, n);
+    s->tn_median = median(many, n);
     double speed = 0.0;
     for (int k = 0; k < cpus; k++) {
         s->cpu[k] = cpu[k];
-        s->cpu_t1[k] = central(pinned[k], on_cpu[k]);
+        s->cpu_t1[k] = least(pinned[k], on_cpu[k]);
         speed += 1.0 / s->cpu_t1[k];
     }
     s->attainable = s->t1 * speed;
@@ -147,8 +152,10 @@ void bench_print_speedup(const char *bench, int threads, const struct bench_spee
 {
     printf("{\"bench\": \"%s\", \"side\": \"mutatord\", \"threads\": %d, \"value\": %.3f, "
            "\"unit\": \"speed-up over 1 thread\", \"pairs\": %d, \"seconds_1\": %.4g, "
-           "\"seconds_%d\": %.4g, \"per\": \"%s\"",
-           bench, threads, s->value, s->pairs, s->t1, threads, s->tn, unit);
+           "\"seconds_%d\": %.4g, \"per\": \"%s\", \"median\": %.3f, "
+           "\"seconds_1_median\": %.4g, \"seconds_%d_median\": %.4g",
+           bench, threads, s->value, s->pairs, s->t1, threads, s->tn, unit, s->median,
+           s->t1_median, threads, s->tn_median);
     if (s->cpus > 0) {
         printf(", \"cpus\": [");
         for (int k = 0; k < s->cpus; k++)
