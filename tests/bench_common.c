@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "conf.h"
 #include "log.h"
@@ -57,8 +58,6 @@ struct search_space *bench_load_space(const char *name, const char *path, uint64
     return ss;
 }
 
-enum { MAX_ROUNDS = 1000 };
-
 /* The CPUs the process may run on, when there are exactly `threads` of
  * them (and no more than BENCH_MAX_CPUS): their count, 0 otherwise. */
 static int own_cpus(int threads, const cpu_set_t *all, int *cpu)
@@ -100,28 +99,27 @@ static double timed_on_cpu(int cpu, const cpu_set_t *all, void (*fn)(void *), vo
     return t;
 }
 
-/* The least of v[0..n). */
-static double least(const double *v, int n)
+/* The median of v[0..n), the mean of the middle two when n is even (a
+ * CPU's few pinned runs: the upper one alone would lean slow). */
+static double central(double *v, int n)
 {
-    double m = v[0];
-    for (int i = 1; i < n; i++)
-        m = v[i] < m ? v[i] : m;
-    return m;
+    const double upper = median(v, n);   /* sorts v */
+    return n % 2 ? upper : (v[n / 2 - 1] + upper) / 2;
 }
 
 void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void *ctx,
                           struct bench_speedup *s)
 {
-    static double one[MAX_ROUNDS], many[MAX_ROUNDS], ratio[MAX_ROUNDS];
-    static double pinned[BENCH_MAX_CPUS][MAX_ROUNDS];
+    static double one[BENCH_MAX_ROUNDS], many[BENCH_MAX_ROUNDS], ratio[BENCH_MAX_ROUNDS];
+    static double pinned[BENCH_MAX_CPUS][BENCH_MAX_ROUNDS];
     int cpu[BENCH_MAX_CPUS], on_cpu[BENCH_MAX_CPUS] = {0};
     cpu_set_t all;
     const int cpus = sched_getaffinity(0, sizeof all, &all) == 0 ? own_cpus(threads, &all, cpu)
                                                                 : 0;
-    const int min_rounds = cpus > 0 && 2 * cpus > 3 ? 2 * cpus : 3;
+    const int least = cpus > 0 && 2 * cpus > 3 ? 2 * cpus : 3;
     int n = 0;
     const double start = monotonic_seconds();
-    while (n < MAX_ROUNDS && (n < min_rounds || monotonic_seconds() - start < seconds)) {
+    while (n < BENCH_MAX_ROUNDS && (n < least || monotonic_seconds() - start < seconds)) {
         one[n] = timed_unit(1, fn, ctx);
         many[n] = timed_unit(threads, fn, ctx);
         ratio[n] = one[n] / many[n];
@@ -132,16 +130,18 @@ void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void 
         n++;
     }
     parallel_init(threads);
-    *s = (struct bench_speedup){.t1 = least(one, n), .tn = least(many, n), .pairs = n,
-                                .cpus = cpus};
-    s->value = s->t1 / s->tn;
-    s->median = median(ratio, n);
-    s->t1_median = median(one, n);
-    s->tn_median = median(many, n);
+    memcpy(s->rounds_1, one, (size_t)n * sizeof *one);   /* before median sorts them */
+    memcpy(s->rounds_n, many, (size_t)n * sizeof *many);
+    s->value = median(ratio, n);
+    s->t1 = median(one, n);
+    s->tn = median(many, n);
+    s->best = one[0] / many[0];   /* median sorted them: each side's best first */
+    s->pairs = n;
+    s->cpus = cpus;
     double speed = 0.0;
     for (int k = 0; k < cpus; k++) {
         s->cpu[k] = cpu[k];
-        s->cpu_t1[k] = least(pinned[k], on_cpu[k]);
+        s->cpu_t1[k] = central(pinned[k], on_cpu[k]);
         speed += 1.0 / s->cpu_t1[k];
     }
     s->attainable = s->t1 * speed;
@@ -152,10 +152,16 @@ void bench_print_speedup(const char *bench, int threads, const struct bench_spee
 {
     printf("{\"bench\": \"%s\", \"side\": \"mutatord\", \"threads\": %d, \"value\": %.3f, "
            "\"unit\": \"speed-up over 1 thread\", \"pairs\": %d, \"seconds_1\": %.4g, "
-           "\"seconds_%d\": %.4g, \"per\": \"%s\", \"median\": %.3f, "
-           "\"seconds_1_median\": %.4g, \"seconds_%d_median\": %.4g",
-           bench, threads, s->value, s->pairs, s->t1, threads, s->tn, unit, s->median,
-           s->t1_median, threads, s->tn_median);
+           "\"seconds_%d\": %.4g, \"per\": \"%s\"",
+           bench, threads, s->value, s->pairs, s->t1, threads, s->tn, unit);
+    printf(", \"best\": %.3f", s->best);
+    for (int side = 0; side < 2; side++) {
+        const double *t = side ? s->rounds_n : s->rounds_1;
+        printf(", \"rounds_%d\": [", side ? threads : 1);
+        for (int i = 0; i < s->pairs; i++)
+            printf("%s%.4g", i ? ", " : "", t[i]);
+        printf("]");
+    }
     if (s->cpus > 0) {
         printf(", \"cpus\": [");
         for (int k = 0; k < s->cpus; k++)

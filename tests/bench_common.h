@@ -34,28 +34,28 @@ struct search_space *bench_load_space(const char *name, const char *path, uint64
 /* At most this many CPUs are timed one by one (bench_speedup). */
 enum { BENCH_MAX_CPUS = 8 };
 
-/* A speed-up of `threads` threads over one (bench_paired_speedup). A
- * neighbour on a shared machine only ever adds time, and not to both
- * sides alike: a round at `threads` threads needs every CPU and the
- * memory bandwidth of all of them, a round at one thread needs one, so a
- * minute of a neighbour streaming memory slows the many-thread rounds
- * alone (on this host: 13% slower 2-thread rounds next to undisturbed
- * 1-thread ones, the pinned ones included). The figure is therefore the
- * ratio of each side's best round, as the candidate figures take each
- * side's best process; the medians are kept beside it. */
+/* At most this many rounds of a paired measurement. */
+enum { BENCH_MAX_ROUNDS = 1000 };
+
+/* A speed-up of `threads` threads over one (bench_paired_speedup). */
 struct bench_speedup {
-    double value;   /* t1 / tn */
-    double t1, tn;  /* the best times of a unit at 1 and `threads` threads */
-    double median;  /* the median of the pairs' ratios */
-    double t1_median, tn_median;
+    double value;   /* the median of the pairs' ratios */
+    double t1, tn;  /* the median times of a unit at 1 and `threads` threads */
     int pairs;
+    /* Every round's times in order, and the ratio of each side's best
+     * round: a neighbour only adds time, and on this shared host at times
+     * to the `threads`-thread rounds alone, the 1-thread rounds beside
+     * them keeping their speed; best is what the rounds give undisturbed,
+     * value what they gave. */
+    double rounds_1[BENCH_MAX_ROUNDS], rounds_n[BENCH_MAX_ROUNDS];
+    double best;
     /* When the process may run on exactly `threads` CPUs: each round also
      * times one thread pinned to one of them, the next in turn: cpu_t1[k]
-     * the best on CPU cpu[k]. On a shared machine one CPU is at times
-     * slower than the other (a neighbour on its sibling hyperthread), and
-     * no sharing of the work makes `threads` threads faster than the CPUs'
-     * speeds added up: attainable = t1 * sum of 1 / cpu_t1[k]. cpus is 0
-     * otherwise. */
+     * the median on CPU cpu[k] (the mean of the middle two for an even
+     * count). On a shared machine one CPU is often slower than the
+     * other (a neighbour on its sibling hyperthread), and no sharing of
+     * the work makes `threads` threads faster than the CPUs' speeds added
+     * up: attainable = t1 * sum of 1 / cpu_t1[k]. cpus is 0 otherwise. */
     int cpus;
     int cpu[BENCH_MAX_CPUS];
     double cpu_t1[BENCH_MAX_CPUS];
