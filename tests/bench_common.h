@@ -39,7 +39,7 @@ enum { BENCH_MAX_ROUNDS = 1000 };
 
 /* A speed-up of `threads` threads over one (bench_paired_speedup). */
 struct bench_speedup {
-    double value;   /* the median of the pairs' ratios */
+    double value;   /* the median of the pairs' ratios (of the middle two: their mean) */
     double t1, tn;  /* the median times of a unit at 1 and `threads` threads */
     int pairs;
     /* Every round's times in order, and the ratio of each side's best
