@@ -287,8 +287,7 @@ taps_stride2(__m512 *acc, const float *src, const float *wt, int oy, int ox0, co
 }
 
 /* The taps of the block at ox0 at stride 1 (taps_window) or 2
- * (taps_stride2, always with edges), in the variant of its place in the
- * row when `edges`: the row's first block, its last, both or neither. */
+ * (taps_stride2), its place in the row (left, right) given. */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
 taps_placed(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int nx, const int k,
             const int row, const int direct, const int stride2, const int left,
@@ -300,6 +299,9 @@ taps_placed(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int
         taps_window(acc, src, wt, oy, ox0, nx, k, row, direct, left, right, g);
 }
 
+/* taps_placed in the variant of the block's place in the row when
+ * `edges` (always at stride 2): the row's first block, its last, both or
+ * neither, each a compile-time constant of its own copy. */
 static inline __attribute__((always_inline)) SIMD_AVX512 void
 taps_block(__m512 *acc, const float *src, const float *wt, int oy, int ox0, int nx, const int k,
            const int row, const int direct, const int edges, const int stride2,
