@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "alloc.h"
 #include "bench_common.h"
@@ -93,6 +94,13 @@ static void forward_once(void *arg)
     supernet_forward(c->sn, c->images, c->batch, FORWARD_EVAL);
 }
 
+/* The process's minor page faults so far. */
+static long minor_faults(void)
+{
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_minflt : 0;
+}
+
 /* candidate_eval, forward256 and latency1 of the subnet c's supernet is
  * set to, as JSON lines. */
 static enum mtd_status eval_figures(struct eval_ctx *c, int threads, double seconds,
@@ -100,11 +108,15 @@ static enum mtd_status eval_figures(struct eval_ctx *c, int threads, double seco
 {
     static double times[MAX_REPS];
     struct mtd_error err = {0};
+    /* Minor page faults per repetition, as the PyTorch side prints them
+     * (its process-to-process spread follows them). */
+    const long faults = minor_faults();
     int reps = timed(seconds, times, score_once, c);
     printf("{\"bench\": \"candidate_eval\", \"side\": \"mutatord\", \"threads\": %d, "
            "\"value\": %.4g, \"unit\": \"s\", \"calib_images\": %d, \"val_images\": %d, "
-           "\"batch\": %d, \"reps\": %d, \"arch\": \"%s\"}\n",
-           threads, median(times, reps), CALIB, VAL, EVAL_BATCH, reps, arch_text);
+           "\"batch\": %d, \"reps\": %d, \"minor_faults_per_rep\": %ld, \"arch\": \"%s\"}\n",
+           threads, median(times, reps), CALIB, VAL, EVAL_BATCH, reps,
+           (minor_faults() - faults) / reps, arch_text);
     fflush(stdout);
     if (candidate_only)
         return MTD_OK;

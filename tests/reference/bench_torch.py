@@ -46,6 +46,7 @@ Each line: {"bench", "side": "pytorch", "threads", "value", "unit", ...}.
 """
 import argparse
 import json
+import resource
 import statistics
 import time
 
@@ -200,9 +201,15 @@ def bench_candidate_eval(args, gen):
         net(calib_x[:EVAL_BATCH], args.arch)
         net.eval()
         net(val_x[:EVAL_BATCH], args.arch)
+    # Minor page faults per repetition: this figure's fast and slow
+    # processes differ mainly in how often the allocator's blocks go back
+    # to the kernel and fault in again.
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     times = timed_runs(lambda: score(net, args.arch, calib_x, val_x, val_y), args.seconds)
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
     return dict(value=statistics.median(times), unit="s", calib_images=CALIB_IMAGES,
-                val_images=VAL_IMAGES, batch=EVAL_BATCH, reps=len(times))
+                val_images=VAL_IMAGES, batch=EVAL_BATCH, reps=len(times),
+                minor_faults_per_rep=round(faults / len(times)))
 
 
 def bench_candidate_eval_generation(args, gen):
