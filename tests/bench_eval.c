@@ -109,7 +109,7 @@ static enum mtd_status eval_figures(struct eval_ctx *c, int threads, double seco
     static double times[MAX_REPS];
     struct mtd_error err = {0};
     /* Minor page faults per repetition, as the PyTorch side prints them
-     * (its process-to-process spread follows them). */
+     * (part of its spread from one process to the next goes with them). */
     const long faults = minor_faults();
     int reps = timed(seconds, times, score_once, c);
     printf("{\"bench\": \"candidate_eval\", \"side\": \"mutatord\", \"threads\": %d, "

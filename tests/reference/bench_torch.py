@@ -201,9 +201,8 @@ def bench_candidate_eval(args, gen):
         net(calib_x[:EVAL_BATCH], args.arch)
         net.eval()
         net(val_x[:EVAL_BATCH], args.arch)
-    # Minor page faults per repetition: this figure's fast and slow
-    # processes differ mainly in how often the allocator's blocks go back
-    # to the kernel and fault in again.
+    # Minor page faults per repetition: part of this figure's spread
+    # from one process to the next goes with them.
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     times = timed_runs(lambda: score(net, args.arch, calib_x, val_x, val_y), args.seconds)
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
