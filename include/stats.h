@@ -9,8 +9,8 @@
  * either list is constant. */
 double kendall_tau(const double *a, const double *b, int n);
 
-/* The median of v[0..n) (n >= 1; the upper one of the middle two when n is
- * even). Sorts v. */
+/* The median of v[0..n) (n >= 1; the mean of the middle two when n is
+ * even: few repetitions, and the upper one alone leans one way). Sorts v. */
 double median(double *v, int n);
 
 #endif

@@ -99,15 +99,6 @@ static double timed_on_cpu(int cpu, const cpu_set_t *all, void (*fn)(void *), vo
     return t;
 }
 
-/* The median of v[0..n), the mean of the middle two when n is even (a
- * few pairs or pinned runs: the upper one alone would lean one way);
- * sorts v. */
-static double central(double *v, int n)
-{
-    const double upper = median(v, n);   /* sorts v */
-    return n % 2 ? upper : (v[n / 2 - 1] + upper) / 2;
-}
-
 void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void *ctx,
                           struct bench_speedup *s)
 {
@@ -131,18 +122,18 @@ void bench_paired_speedup(int threads, double seconds, void (*fn)(void *), void 
         n++;
     }
     parallel_init(threads);
-    memcpy(s->rounds_1, one, (size_t)n * sizeof *one);   /* before central sorts them */
+    memcpy(s->rounds_1, one, (size_t)n * sizeof *one);   /* before median sorts them */
     memcpy(s->rounds_n, many, (size_t)n * sizeof *many);
-    s->value = central(ratio, n);
-    s->t1 = central(one, n);
-    s->tn = central(many, n);
-    s->best = one[0] / many[0];   /* central sorted them: each side's best first */
+    s->value = median(ratio, n);
+    s->t1 = median(one, n);
+    s->tn = median(many, n);
+    s->best = one[0] / many[0];   /* median sorted them: each side's best first */
     s->pairs = n;
     s->cpus = cpus;
     double speed = 0.0;
     for (int k = 0; k < cpus; k++) {
         s->cpu[k] = cpu[k];
-        s->cpu_t1[k] = central(pinned[k], on_cpu[k]);
+        s->cpu_t1[k] = median(pinned[k], on_cpu[k]);
         speed += 1.0 / s->cpu_t1[k];
     }
     s->attainable = s->t1 * speed;

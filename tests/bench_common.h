@@ -39,7 +39,7 @@ enum { BENCH_MAX_ROUNDS = 1000 };
 
 /* A speed-up of `threads` threads over one (bench_paired_speedup). */
 struct bench_speedup {
-    double value;   /* the median of the pairs' ratios (of the middle two: their mean) */
+    double value;   /* the median of the pairs' ratios */
     double t1, tn;  /* the median times of a unit at 1 and `threads` threads */
     int pairs;
     /* Every round's times in order, and the ratio of each side's best
@@ -51,8 +51,7 @@ struct bench_speedup {
     double best;
     /* When the process may run on exactly `threads` CPUs: each round also
      * times one thread pinned to one of them, the next in turn: cpu_t1[k]
-     * the median on CPU cpu[k] (the mean of the middle two for an even
-     * count). On a shared machine one CPU is often slower than the
+     * the median on CPU cpu[k]. On a shared machine one CPU is often slower than the
      * other (a neighbour on its sibling hyperthread), and no sharing of
      * the work makes `threads` threads faster than the CPUs' speeds added
      * up: attainable = t1 * sum of 1 / cpu_t1[k]. cpus is 0 otherwise. */

@@ -284,6 +284,17 @@ static void test_damaged_models(void **state)
 
 /* --- Kendall's tau ---------------------------------------------------------- */
 
+/* The median: the middle value, or the mean of the middle two. */
+static void test_median(void **state)
+{
+    (void)state;
+    double odd[] = {3.0, 1.0, 2.0}, even[] = {4.0, 1.0, 3.0, 2.0}, one[] = {5.0};
+    assert_true(median(odd, 3) == 2.0);
+    assert_true(median(even, 4) == 2.5);
+    assert_true(median(one, 1) == 5.0);
+    assert_true(even[0] == 1.0 && even[3] == 4.0);   /* sorted in place */
+}
+
 static void test_kendall_tau(void **state)
 {
     (void)state;
@@ -361,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_export_shuffle_narrowed),
         cmocka_unit_test(test_export_mb_conv_identity),
         cmocka_unit_test(test_damaged_models),
+        cmocka_unit_test(test_median),
         cmocka_unit_test(test_kendall_tau),
         cmocka_unit_test(test_latency_table),
     };

@@ -42,5 +42,5 @@ static int cmp_double(const void *a, const void *b)
 double median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[n / 2];
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
