@@ -77,11 +77,12 @@ void batchnorm_interleaved_moments(double *moments, size_t stride, const float *
  * mask is recomputed from inp with the forward's own arithmetic),
  * accumulated (+=) into dgamma and dbeta; dinp (+)= its gradient (=
  * when s->overwrite).
- * dinp: (N, C, HW) or NULL; dgamma, dbeta: (C); dout, inp: (N, C, HW);
+ * dinp: (N, C, HW) or NULL; dgamma, dbeta: (C); coef and planes:
+ * scratch, as batchnorm_backward_sums'; dout, inp: (N, C, HW);
  * gamma, beta, mean, var: as given to and returned by the forward pass. */
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                        const float *inp, const float *gamma, const float *beta, const float *mean,
-                        const float *var, float eps, const struct bn_shape *s);
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, float *coef, double *planes,
+                        const float *dout, const float *inp, const float *gamma, const float *beta,
+                        const float *mean, const float *var, float eps, const struct bn_shape *s);
 
 /* batchnorm_backward in two halves, for a reader of the input gradient
  * that takes it an image at a time (the same bits): the batch's sums,
@@ -89,10 +90,11 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *d
  * channel's factors, so that no image recomputes them), then the input
  * gradient of
  * channels [c0, c0 + nc) of one image, written (dinp, dout and inp: those
- * channels' planes, (nc, HW)). */
-void batchnorm_backward_sums(float *coef, float *dgamma, float *dbeta, const float *dout,
-                             const float *inp, const float *gamma, const float *beta,
-                             const float *mean, const float *var, float eps,
+ * channels' planes, (nc, HW)). planes: scratch of 2 x N x C doubles, the
+ * sums of each image plane. */
+void batchnorm_backward_sums(float *coef, double *planes, float *dgamma, float *dbeta,
+                             const float *dout, const float *inp, const float *gamma,
+                             const float *beta, const float *mean, const float *var, float eps,
                              const struct bn_shape *s);
 enum { BN_GRAD_COEFS = 5 };
 struct bn_backward_map {

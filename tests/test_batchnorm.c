@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -20,6 +21,20 @@
 #include "simd.h"
 
 #define EPS 1e-5f
+
+/* batchnorm_backward with scratch of its own. */
+static void backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
+                     const float *inp, const float *gamma, const float *beta, const float *mean,
+                     const float *var, float eps, const struct bn_shape *s)
+{
+    float *coef = floats_alloc(BN_GRAD_COEFS * (size_t)s->c);
+    double *planes = malloc(2 * (size_t)s->n * (size_t)s->c * sizeof *planes);
+    assert_non_null(planes);
+    batchnorm_backward(dinp, dgamma, dbeta, coef, planes, dout, inp, gamma, beta, mean, var, eps,
+                       s);
+    floats_free(coef);
+    free(planes);
+}
 
 static void test_fixture_train(void **state)
 {
@@ -48,7 +63,7 @@ static void test_fixture_train(void **state)
                         (c_max - (size_t)s.c) * sizeof(float));
 
     float *dinp = floats_alloc(count), *dgamma = floats_alloc(c_max), *dbeta = floats_alloc(c_max);
-    batchnorm_backward(dinp, dgamma, dbeta, fixture_floats(fx, "dout", NULL), inp, gamma, beta,
+    backward(dinp, dgamma, dbeta, fixture_floats(fx, "dout", NULL), inp, gamma, beta,
                        mean, var, EPS, &s);
     assert_close(dinp, fixture_floats(fx, "dinp", NULL), count, 1e-5, 1e-4, "dinp");
     assert_close(dgamma, fixture_floats(fx, "dgamma", NULL), s.c, 1e-5, 1e-4, "dgamma");
@@ -171,7 +186,7 @@ static void check_gradients(struct bn_shape s, int c_max)
     float *dinp = floats_alloc(count), *dgamma = floats_alloc(c_max), *dbeta = floats_alloc(c_max);
 
     bn_loss(&b);
-    batchnorm_backward(dinp, dgamma, dbeta, b.r, b.inp, b.gamma, b.beta, b.mean, b.var, EPS, &s);
+    backward(dinp, dgamma, dbeta, b.r, b.inp, b.gamma, b.beta, b.mean, b.var, EPS, &s);
     gradcheck(bn_loss, &b, b.inp, count, dinp, 1e-2, 2e-3, 2e-3, "dinp");
     gradcheck(bn_loss, &b, b.gamma, s.c, dgamma, 1e-2, 2e-3, 2e-3, "dgamma");
     gradcheck(bn_loss, &b, b.beta, s.c, dbeta, 1e-2, 2e-3, 2e-3, "dbeta");
@@ -217,8 +232,8 @@ static void test_fused_relu(void **state)
 
     float *d0 = floats_alloc(count), *dg0 = floats_alloc(c), *db0 = floats_alloc(c);
     float *d1 = floats_alloc(count), *dg1 = floats_alloc(c), *db1 = floats_alloc(c);
-    batchnorm_backward(d0, dg0, db0, masked, inp, gamma, beta, mean, var, EPS, &plain);
-    batchnorm_backward(d1, dg1, db1, dout, inp, gamma, beta, mean, var, EPS, &fused);
+    backward(d0, dg0, db0, masked, inp, gamma, beta, mean, var, EPS, &plain);
+    backward(d1, dg1, db1, dout, inp, gamma, beta, mean, var, EPS, &fused);
     assert_close(d1, d0, count, 1e-6, 1e-5, "dinp");
     assert_close(dg1, dg0, c, 1e-6, 1e-5, "dgamma");
     assert_close(db1, db0, c, 1e-6, 1e-5, "dbeta");
@@ -227,6 +242,44 @@ static void test_fused_relu(void **state)
                      d0, dg0, db0, d1, dg1, db1};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         floats_free(bufs[i]);
+}
+
+/* The backward's sums go plane by plane into a table and then image by
+ * image into each channel: its bits do not depend on the thread count
+ * (nor on how the images are cut among threads). */
+static void test_backward_ignores_threads(void **state)
+{
+    (void)state;
+    const struct bn_shape s = {.n = 37, .c = 40, .hw = 49, .relu = 1, .overwrite = 1};
+    const size_t count = (size_t)s.n * s.c * s.hw, c = (size_t)s.c;
+    float *inp = random_floats(count, 81, 2.0f), *dout = random_floats(count, 82, 1.0f);
+    float *gamma = random_floats(c, 83, 1.0f), *beta = random_floats(c, 84, 0.5f);
+    float *out = floats_alloc(count), *mean = floats_alloc(c), *var = floats_alloc(c);
+    batchnorm_forward_train(out, mean, var, inp, gamma, beta, EPS, &s);
+    float *dinp[3], *dgamma[3], *dbeta[3];
+    for (int k = 0; k < 3; k++) {
+        parallel_init(k + 1);
+        dinp[k] = floats_alloc(count);
+        dgamma[k] = floats_alloc(c);
+        dbeta[k] = floats_alloc(c);
+        memset(dgamma[k], 0, c * sizeof(float));
+        memset(dbeta[k], 0, c * sizeof(float));
+        backward(dinp[k], dgamma[k], dbeta[k], dout, inp, gamma, beta, mean, var, EPS, &s);
+    }
+    parallel_init(0);
+    for (int k = 1; k < 3; k++) {
+        assert_memory_equal(dinp[0], dinp[k], count * sizeof(float));
+        assert_memory_equal(dgamma[0], dgamma[k], c * sizeof(float));
+        assert_memory_equal(dbeta[0], dbeta[k], c * sizeof(float));
+    }
+    float *bufs[] = {inp, dout, gamma, beta, out, mean, var};
+    for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
+        floats_free(bufs[i]);
+    for (int k = 0; k < 3; k++) {
+        floats_free(dinp[k]);
+        floats_free(dgamma[k]);
+        floats_free(dbeta[k]);
+    }
 }
 
 /* The backward recomputes the ReLU's mask from the input: with a
@@ -256,7 +309,7 @@ static void test_relu_mask_recomputed(void **state)
         beta[ch] = (mean[ch] - values[4 * ch]) * scale;
     }
     batchnorm_forward_train(out, mean, var, inp, gamma, beta, EPS, &s);
-    batchnorm_backward(NULL, dgamma, dbeta, ones, inp, gamma, beta, mean, var, EPS, &s);
+    backward(NULL, dgamma, dbeta, ones, inp, gamma, beta, mean, var, EPS, &s);
     for (int ch = 0; ch < s.c; ch++) {
         long positive = 0;
         for (int img = 0; img < s.n; img++)
@@ -385,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_calibration_ignores_batching),
         cmocka_unit_test(test_gradients),
         cmocka_unit_test(test_fused_relu),
+        cmocka_unit_test(test_backward_ignores_threads),
         cmocka_unit_test(test_relu_mask_recomputed),
         cmocka_unit_test(test_given_moments),
         cmocka_unit_test(test_large_mean_variance),

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -485,6 +486,8 @@ static void test_output_grad_through_bn(void **state)
             float *var = floats_alloc(c), *coef = floats_alloc(BN_GRAD_COEFS * c);
             float *in_scale = floats_alloc((size_t)s.cin), *in_shift = floats_alloc((size_t)s.cin);
             float *mapped = floats_alloc(in);
+            double *planes = malloc(2 * (size_t)s.n * c * sizeof *planes);
+            assert_non_null(planes);
             float *dx[2] = {floats_alloc(in), floats_alloc(in)};
             float *dw[2] = {floats_alloc(nw), floats_alloc(nw)};
             float *dgamma[2] = {floats_alloc(c), floats_alloc(c)};
@@ -516,13 +519,14 @@ static void test_output_grad_through_bn(void **state)
             conv2d_forward(y, mapped, w, &s, scratch);
             batchnorm_forward_train(z, mean, var, y, gamma, beta, eps, &bs);
             /* the BN's whole input gradient, then the convolution's */
-            batchnorm_backward(dy, dgamma[0], dbeta[0], dz, y, gamma, beta, mean, var, eps, &bs);
+            batchnorm_backward(dy, dgamma[0], dbeta[0], coef, planes, dz, y, gamma, beta, mean, var,
+                               eps, &bs);
             struct conv2d_shape t = s;
             t.overwrite = 1;
             conv2d_backward(dx[0], dw[0], dy, mapped, w, &t, scratch);
             /* the BN's sums, then an image at a time inside the convolution's */
-            batchnorm_backward_sums(coef, dgamma[1], dbeta[1], dz, y, gamma, beta, mean, var, eps,
-                                    &bs);
+            batchnorm_backward_sums(coef, planes, dgamma[1], dbeta[1], dz, y, gamma, beta, mean,
+                                    var, eps, &bs);
             const struct bn_backward_map map = {coef, mean, bs.c, bs.hw, relu};
             t.dout_bn = &map;
             t.dout_bn_in = y;
@@ -536,6 +540,7 @@ static void test_output_grad_through_bn(void **state)
             floats_free(dy); floats_free(gamma); floats_free(beta); floats_free(mean);
             floats_free(var); floats_free(coef); floats_free(scratch); floats_free(in_scale);
             floats_free(in_shift); floats_free(mapped);
+            free(planes);
             for (int j = 0; j < 2; j++) {
                 floats_free(dx[j]);
                 floats_free(dw[j]);

@@ -79,10 +79,10 @@ static void concat_shuffle_backward_run(const struct cell_run *r, int i)
                             p.cb, r->n, p.hw, 2, accumulate_a, !overwrites(r, i, cat->src2));
 }
 
-/* BN node i's backward; with `coef`, only its sums (dgamma, dbeta and
+/* BN node i's backward; with `map`, only its sums (dgamma, dbeta and
  * the coefficients of its input gradient, batchnorm_backward_sums), and
  * *map then says how a reader computes that gradient an image at a time. */
-static void bn_backward(struct supernet *sn, const struct cell_run *r, int i, float *coef,
+static void bn_backward(struct supernet *sn, const struct cell_run *r, int i,
                         struct bn_backward_map *map)
 {
     const struct node *nd = &r->g->nodes[i];
@@ -93,13 +93,18 @@ static void bn_backward(struct supernet *sn, const struct cell_run *r, int i, fl
     const float *gamma = param_ptr(sn, sn->weights, pg), *beta = param_ptr(sn, sn->weights, pg + 1);
     const float eps = (float)sn->def.bn_eps;
     float *dgamma = param_ptr(sn, sn->grads, pg), *dbeta = param_ptr(sn, sn->grads, pg + 1);
-    if (coef) {
-        batchnorm_backward_sums(coef, dgamma, dbeta, dslot(r, nd->dst), slot(r, nd->src), gamma,
-                                beta, bn_mean(sn, nd), bn_var(sn, nd), eps, &s);
-        *map = (struct bn_backward_map){coef, bn_mean(sn, nd), s.c, s.hw, s.relu};
+    /* (The forward's moments are merged by now: their room holds the
+     * sums of the backward's planes.) */
+    assert(r->n <= sn->moments_cap);
+    if (map) {
+        batchnorm_backward_sums(sn->bn_coef, sn->moments, dgamma, dbeta, dslot(r, nd->dst),
+                                slot(r, nd->src), gamma, beta, bn_mean(sn, nd), bn_var(sn, nd),
+                                eps, &s);
+        *map = (struct bn_backward_map){sn->bn_coef, bn_mean(sn, nd), s.c, s.hw, s.relu};
     } else {
-        batchnorm_backward(dslot(r, nd->src), dgamma, dbeta, dslot(r, nd->dst), slot(r, nd->src),
-                           gamma, beta, bn_mean(sn, nd), bn_var(sn, nd), eps, &s);
+        batchnorm_backward(dslot(r, nd->src), dgamma, dbeta, sn->bn_coef, sn->moments,
+                           dslot(r, nd->dst), slot(r, nd->src), gamma, beta, bn_mean(sn, nd),
+                           bn_var(sn, nd), eps, &s);
     }
     touch(sn, pg, 1, s.c);
     touch(sn, pg + 1, 1, s.c);
@@ -159,7 +164,7 @@ static void node_backward(struct supernet *sn, const struct cell_run *r, int i)
         conv_backward(sn, r, i, NULL);
         break;
     case NODE_BN:
-        bn_backward(sn, r, i, NULL, NULL);
+        bn_backward(sn, r, i, NULL);
         break;
     case NODE_SPLIT:
         /* (A first output read through has its gradient in place.) */
@@ -253,7 +258,7 @@ void supernet_backward(struct supernet *sn, const float *dlogits)
             }
             if (i > 0 && conv_bn_backward_fused(sn, r, i - 1)) {
                 struct bn_backward_map bn;
-                bn_backward(sn, r, i, sn->bn_coef, &bn);
+                bn_backward(sn, r, i, &bn);
                 conv_backward(sn, r, i - 1, &bn);
                 i--;
                 continue;

@@ -137,12 +137,13 @@ struct supernet {
     float *bn_coef;                   /* BN_GRAD_COEFS fold_width floats after
                                          the folds:
                                          a training BN's backward
-                                         coefficients for the convolution
-                                         before it (batchnorm_backward_sums) */
+                                         coefficients (for the convolution
+                                         before it: batchnorm_backward_sums) */
     double *moments;                  /* the moments of a convolution's
                                          output planes for the training-mode
                                          BN after it, moments_cap images of
-                                         fold_width channels (activations.c) */
+                                         fold_width channels (activations.c);
+                                         in backward, a BN's plane sums */
     int moments_cap;
     int no_fusion;                    /* supernet_set_fusion(sn, 0) */
     const float **cell_in;            /* each cell's input, last forward */

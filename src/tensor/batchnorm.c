@@ -20,11 +20,10 @@
 
 /* Lanes: the sums below are taken in BN_LANES independent float partials
  * per image plane (a loop the compiler vectorises without reassociating;
- * the tail of a plane goes to the first lanes). The forward pass adds a
- * plane's lanes in double, pairwise (lanes_tree); the backward flushes
- * them into BN_LANES double partials for all of a channel's planes, added
- * in lane order at the end. The bits depend on neither the thread count
- * nor the vector width. */
+ * the tail of a plane goes to the first lanes), whose lanes are added in
+ * double, pairwise (lanes_tree); a channel's planes are then added in
+ * image order. The bits depend on neither the thread count nor the vector
+ * width. */
 enum { BN_LANES = 16 };
 
 /* The lanes' sum in double as a fixed tree (j + w into j, w = 8, 4, 2,
@@ -39,21 +38,6 @@ static inline __attribute__((always_inline)) double lanes_tree(const float *lane
         for (int j = 0; j < w; j++)
             d[j] += d[j + w];
     return d[0];
-}
-
-static inline __attribute__((always_inline)) void lanes_flush(double *restrict acc,
-                                                              const float *restrict lane)
-{
-    for (int j = 0; j < BN_LANES; j++)
-        acc[j] += (double)lane[j];
-}
-
-static double lanes_total(const double *acc)
-{
-    double sum = 0.0;
-    for (int j = 0; j < BN_LANES; j++)
-        sum += acc[j];
-    return sum;
 }
 
 SIMD_KERNEL
@@ -407,10 +391,11 @@ static inline __attribute__((always_inline)) float through_relu(float dy, float 
     return !on || x * r->scale + r->shift > 0.0f ? dy : 0.0f;
 }
 
-/* Per image: lanes of dy and of dy * (x - m). */
+/* A plane's sums of dy and of dy * (x - m), in lanes added as lanes_tree:
+ * sums[0], sums[1]. */
 static inline __attribute__((always_inline)) void
-grad_sums(double *restrict acc_dy, double *restrict acc_dy_xm, const float *restrict dy,
-          const float *restrict x, int hw, float m, const struct relu_mask *r, int on)
+grad_sums(double *restrict sums, const float *restrict dy, const float *restrict x, int hw,
+          float m, const struct relu_mask *r, int on)
 {
     float a[BN_LANES] = {0}, b[BN_LANES] = {0};
     int i = 0;
@@ -425,18 +410,18 @@ grad_sums(double *restrict acc_dy, double *restrict acc_dy_xm, const float *rest
         a[j] += g;
         b[j] += g * (x[i + j] - m);
     }
-    lanes_flush(acc_dy, a);
-    lanes_flush(acc_dy_xm, b);
+    sums[0] = lanes_tree(a);
+    sums[1] = lanes_tree(b);
 }
 
 SIMD_KERNEL
-static void plane_grad_sums_c(double *acc_dy, double *acc_dy_xm, const float *dy, const float *x,
-                              int hw, float m, const struct relu_mask *r)
+static void plane_grad_sums_c(double *sums, const float *dy, const float *x, int hw, float m,
+                              const struct relu_mask *r)
 {
     if (r->on)
-        grad_sums(acc_dy, acc_dy_xm, dy, x, hw, m, r, 1);
+        grad_sums(sums, dy, x, hw, m, r, 1);
     else
-        grad_sums(acc_dy, acc_dy_xm, dy, x, hw, m, r, 0);
+        grad_sums(sums, dy, x, hw, m, r, 0);
 }
 
 /* dx (+)= k * (dy - mean_dy) - c * (x - m) */
@@ -479,9 +464,8 @@ through_relu512(__m512 dy, __m512 x, const struct relu_mask *r)
 /* plane_grad_sums_c in vectors, the tail masked into the first lanes
  * (the C loops spill their lanes to the stack for a scalar tail, which a
  * 7x7 plane pays on every one of its 49 pixels' worth). */
-SIMD_AVX512 static void plane_grad_sums512(double *acc_dy, double *acc_dy_xm, const float *dy,
-                                           const float *x, int hw, float m,
-                                           const struct relu_mask *r)
+SIMD_AVX512 static void plane_grad_sums512(double *sums, const float *dy, const float *x, int hw,
+                                           float m, const struct relu_mask *r)
 {
     const int full = hw / BN_LANES, rest = hw % BN_LANES;
     const __mmask16 tail = simd_first_lanes(rest);
@@ -500,14 +484,8 @@ SIMD_AVX512 static void plane_grad_sums512(double *acc_dy, double *acc_dy_xm, co
         a = _mm512_mask_add_ps(a, tail, a, g);
         b = _mm512_mask3_fmadd_ps(g, _mm512_sub_ps(xv, mv), b, tail);
     }
-    for (int h = 0; h < 2; h++) {
-        const __m256 ah = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(a), h));
-        const __m256 bh = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(b), h));
-        _mm512_storeu_pd(acc_dy + 8 * h,
-                         _mm512_add_pd(_mm512_loadu_pd(acc_dy + 8 * h), _mm512_cvtps_pd(ah)));
-        _mm512_storeu_pd(acc_dy_xm + 8 * h,
-                         _mm512_add_pd(_mm512_loadu_pd(acc_dy_xm + 8 * h), _mm512_cvtps_pd(bh)));
-    }
+    sums[0] = lanes_tree512(a);
+    sums[1] = lanes_tree512(b);
 }
 
 SIMD_AVX512 static void plane_grad_input512(float *dx, const float *dy, const float *x, int hw,
@@ -529,16 +507,16 @@ SIMD_AVX512 static void plane_grad_input512(float *dx, const float *dy, const fl
 }
 #endif
 
-static void plane_grad_sums(double *acc_dy, double *acc_dy_xm, const float *dy, const float *x,
-                            int hw, float m, const struct relu_mask *r)
+static void plane_grad_sums(double *sums, const float *dy, const float *x, int hw, float m,
+                            const struct relu_mask *r)
 {
 #ifdef SIMD_HAVE_AVX512
     if (simd_avx512()) {
-        plane_grad_sums512(acc_dy, acc_dy_xm, dy, x, hw, m, r);
+        plane_grad_sums512(sums, dy, x, hw, m, r);
         return;
     }
 #endif
-    plane_grad_sums_c(acc_dy, acc_dy_xm, dy, x, hw, m, r);
+    plane_grad_sums_c(sums, dy, x, hw, m, r);
 }
 
 static void plane_grad_input(float *dx, const float *dy, const float *x, int hw, float m, float k,
@@ -553,134 +531,135 @@ static void plane_grad_input(float *dx, const float *dy, const float *x, int hw,
     plane_grad_input_c(dx, dy, x, hw, m, k, mean_dy, c, r, overwrite);
 }
 
-/* Channels of the backward pass are taken in chunks whose passes go
- * image by image (range_affine says why); each channel's sums still run
- * over the images in order. */
+/* The backward pass runs image by image, as the passes that write its
+ * output gradient and read its input gradient do: a thread reads back
+ * what it wrote, mostly from its own cache, and an image is one run of
+ * memory (range_affine). First the sums of each plane, into a table of
+ * them; then each channel's sums over the batch, from the table in image
+ * order, so that the bits depend on neither the thread count nor the
+ * vector width; then, in batchnorm_backward, the input gradient. */
+
+/* The coefficients that need no sums: k = gamma / sqrt(var + eps) and
+ * the forward's ReLU map (coef's layout: batchnorm_backward_image). */
+static void grad_coefs(float *coef, const float *gamma, const float *beta, const float *mean,
+                       const float *var, float eps, int c)
+{
+    for (int ch = 0; ch < c; ch++) {
+        train_affine(&coef[3 * c + ch], &coef[4 * c + ch], gamma, beta, mean, var, eps, ch);
+        coef[ch] = gamma[ch] * (1.0f / sqrtf(var[ch] + eps));
+    }
+}
+
+static struct relu_mask grad_relu(const float *coef, int relu, int c, int ch)
+{
+    return (struct relu_mask){relu, coef[3 * c + ch], coef[4 * c + ch]};
+}
+
+/* Images [begin, end): each plane's two sums (grad_sums) at
+ * planes + 2 (img C + ch). */
+static void image_sums(double *planes, const float *dout, const float *inp, const float *coef,
+                       const float *mean, const struct bn_shape *s, int t, size_t begin,
+                       size_t end)
+{
+    (void)t;
+    const size_t c = (size_t)s->c, chw = c * s->hw;
+    for (size_t img = begin; img < end; img++)
+        for (size_t ch = 0; ch < c; ch++) {
+            const struct relu_mask r = grad_relu(coef, s->relu, s->c, (int)ch);
+            const size_t at = img * chw + ch * s->hw;
+            plane_grad_sums(planes + 2 * (img * c + ch), dout + at, inp + at, s->hw, mean[ch], &r);
+        }
+}
+
+/* Channels are merged a chunk at a time, image by image: a row of the
+ * table per image. */
 enum { GRAD_CHUNK = 32 };
 
-/* What a channel's input gradient needs after the batch's sums. */
-struct grad_coef {
-    struct relu_mask r;
-    float k, mean_dy, c;
-};
-
-/* The forward's ReLU on channel ch and the factor of its gradient. */
-static void grad_channel(struct grad_coef *g, const float *gamma, const float *beta,
-                         const float *mean, const float *var, float eps, int relu, int ch)
+/* Channels [begin, end): their planes' sums added in image order, then
+ * dgamma and dbeta (+=) and the coefficients that need the sums. */
+static void merge_sums(float *coef, float *dgamma, float *dbeta, const double *planes,
+                       const float *var, float eps, const struct bn_shape *s, int t,
+                       size_t begin, size_t end)
 {
-    g->r.on = relu;
-    train_affine(&g->r.scale, &g->r.shift, gamma, beta, mean, var, eps, ch);
-    g->k = gamma[ch] * (1.0f / sqrtf(var[ch] + eps));
-}
-
-/* The first pass on channels [c0, c0 + nc): dgamma and dbeta of the
- * batch, and each channel's coefficients into g. */
-static void chunk_sums(struct grad_coef *g, float *dgamma, float *dbeta, const float *dout,
-                       const float *inp, const float *gamma, const float *beta,
-                       const float *mean, const float *var, float eps, const struct bn_shape *s,
-                       size_t c0, int nc)
-{
-    const size_t chw = (size_t)s->c * s->hw;
+    (void)t;
+    const size_t c = (size_t)s->c;
     const double count = (double)s->n * s->hw;
-    double acc_dy[GRAD_CHUNK][BN_LANES] = {{0}}, acc_dy_xm[GRAD_CHUNK][BN_LANES] = {{0}};
-    for (int j = 0; j < nc; j++)
-        grad_channel(&g[j], gamma, beta, mean, var, eps, s->relu, (int)c0 + j);
-    for (int img = 0; img < s->n; img++)
-        for (int j = 0; j < nc; j++) {
-            const size_t at = img * chw + (c0 + (size_t)j) * s->hw;
-            plane_grad_sums(acc_dy[j], acc_dy_xm[j], dout + at, inp + at, s->hw,
-                            mean[c0 + (size_t)j], &g[j].r);
-        }
-    for (int j = 0; j < nc; j++) {
-        const size_t ch = c0 + (size_t)j;
-        const float rstd = 1.0f / sqrtf(var[ch] + eps);
-        const double sum_dy = lanes_total(acc_dy[j]);
-        const double sum_dy_xhat = lanes_total(acc_dy_xm[j]) * (double)rstd;
-        dgamma[ch] += (float)sum_dy_xhat;
-        dbeta[ch] += (float)sum_dy;
-        /* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat)),
-         * xhat = (x - m) * rstd */
-        g[j].mean_dy = (float)(sum_dy / count);
-        g[j].c = g[j].k * rstd * (float)(sum_dy_xhat / count);
-    }
-}
-
-/* Channels [begin, end) of the backward pass. */
-static void backward_channels(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                              const float *inp, const float *gamma, const float *beta,
-                              const float *mean, const float *var, float eps,
-                              const struct bn_shape *s, int t, size_t begin, size_t end)
-{
-    (void)t;
-    const size_t chw = (size_t)s->c * s->hw;
     for (size_t c0 = begin; c0 < end; c0 += GRAD_CHUNK) {
-        const int nc = (int)(end - c0 < GRAD_CHUNK ? end - c0 : GRAD_CHUNK);
-        struct grad_coef g[GRAD_CHUNK];
-        chunk_sums(g, dgamma, dbeta, dout, inp, gamma, beta, mean, var, eps, s, c0, nc);
-        if (dinp == NULL)
-            continue;
-        for (int img = 0; img < s->n; img++)
-            for (int j = 0; j < nc; j++) {
-                const size_t at = img * chw + (c0 + (size_t)j) * s->hw;
-                plane_grad_input(dinp + at, dout + at, inp + at, s->hw, mean[c0 + (size_t)j],
-                                 g[j].k, g[j].mean_dy, g[j].c, &g[j].r, s->overwrite);
+        const size_t nc = end - c0 < GRAD_CHUNK ? end - c0 : GRAD_CHUNK;
+        double sum_dy[GRAD_CHUNK] = {0}, sum_dy_xm[GRAD_CHUNK] = {0};
+        for (int img = 0; img < s->n; img++) {
+            const double *row = planes + 2 * ((size_t)img * c + c0);
+            for (size_t j = 0; j < nc; j++) {
+                sum_dy[j] += row[2 * j];
+                sum_dy_xm[j] += row[2 * j + 1];
             }
-    }
-}
-
-void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, const float *dout,
-                        const float *inp, const float *gamma, const float *beta, const float *mean,
-                        const float *var, float eps, const struct bn_shape *s)
-{
-    PARALLEL_RANGES((size_t)s->c, 1, backward_channels, dinp, dgamma, dbeta, dout, inp, gamma,
-                    beta, mean, var, eps, s);
-}
-
-/* Channels [begin, end) of batchnorm_backward_sums. */
-static void sums_channels(float *coef, float *dgamma, float *dbeta, const float *dout,
-                          const float *inp, const float *gamma, const float *beta,
-                          const float *mean, const float *var, float eps, const struct bn_shape *s,
-                          int t, size_t begin, size_t end)
-{
-    (void)t;
-    for (size_t c0 = begin; c0 < end; c0 += GRAD_CHUNK) {
-        const int nc = (int)(end - c0 < GRAD_CHUNK ? end - c0 : GRAD_CHUNK);
-        struct grad_coef g[GRAD_CHUNK];
-        chunk_sums(g, dgamma, dbeta, dout, inp, gamma, beta, mean, var, eps, s, c0, nc);
-        /* what each image's gradient reuses: nothing recomputed per image */
-        const size_t c = (size_t)s->c;
-        for (int j = 0; j < nc; j++) {
-            float *q = coef + c0 + (size_t)j;
-            q[0] = g[j].k;
-            q[c] = g[j].mean_dy;
-            q[2 * c] = g[j].c;
-            q[3 * c] = g[j].r.scale;
-            q[4 * c] = g[j].r.shift;
+        }
+        for (size_t j = 0; j < nc; j++) {
+            const size_t ch = c0 + j;
+            const float rstd = 1.0f / sqrtf(var[ch] + eps);
+            const double sum_dy_xhat = sum_dy_xm[j] * (double)rstd;
+            dgamma[ch] += (float)sum_dy_xhat;
+            dbeta[ch] += (float)sum_dy[j];
+            /* dx = gamma*rstd * (dy - mean(dy) - xhat * mean(dy*xhat)),
+             * xhat = (x - m) * rstd */
+            coef[c + ch] = (float)(sum_dy[j] / count);
+            coef[2 * c + ch] = coef[ch] * rstd * (float)(sum_dy_xhat / count);
         }
     }
 }
 
-void batchnorm_backward_sums(float *coef, float *dgamma, float *dbeta, const float *dout,
-                             const float *inp, const float *gamma, const float *beta,
-                             const float *mean, const float *var, float eps,
+void batchnorm_backward_sums(float *coef, double *planes, float *dgamma, float *dbeta,
+                             const float *dout, const float *inp, const float *gamma,
+                             const float *beta, const float *mean, const float *var, float eps,
                              const struct bn_shape *s)
 {
-    PARALLEL_RANGES((size_t)s->c, 1, sums_channels, coef, dgamma, dbeta, dout, inp, gamma, beta,
-                    mean, var, eps, s);
+    grad_coefs(coef, gamma, beta, mean, var, eps, s->c);
+    PARALLEL_RANGES((size_t)s->n, 1, image_sums, planes, dout, inp, coef, mean, s);
+    PARALLEL_RANGES((size_t)s->c, 1, merge_sums, coef, dgamma, dbeta, planes, var, eps, s);
 }
 
-void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,
-                              const struct bn_backward_map *b, int c0, int nc)
+/* Channels [c0, c0 + nc) of one image's input gradient, (+)= as
+ * batchnorm_backward_image says. */
+static void channels_grad(float *dinp, const float *dout, const float *inp,
+                          const struct bn_backward_map *b, int c0, int nc, int overwrite)
 {
     assert(c0 >= 0 && c0 + nc <= b->c);
     const size_t c = (size_t)b->c;
     for (int ch = c0; ch < c0 + nc; ch++) {
         const float *q = b->coef + ch;
-        const struct relu_mask r = {b->relu, q[3 * c], q[4 * c]};
+        const struct relu_mask r = grad_relu(b->coef, b->relu, b->c, ch);
         const size_t at = (size_t)(ch - c0) * b->hw;
         plane_grad_input(dinp + at, dout + at, inp + at, b->hw, b->mean[ch], q[0], q[c],
-                         q[2 * c], &r, 1);
+                         q[2 * c], &r, overwrite);
     }
+}
+
+/* Images [begin, end) of the input gradient. */
+static void image_grads(float *dinp, const float *dout, const float *inp,
+                        const struct bn_backward_map *b, int overwrite, int t, size_t begin,
+                        size_t end)
+{
+    (void)t;
+    const size_t chw = (size_t)b->c * b->hw;
+    for (size_t img = begin; img < end; img++)
+        channels_grad(dinp + img * chw, dout + img * chw, inp + img * chw, b, 0, b->c, overwrite);
+}
+
+void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, float *coef, double *planes,
+                        const float *dout, const float *inp, const float *gamma, const float *beta,
+                        const float *mean, const float *var, float eps, const struct bn_shape *s)
+{
+    batchnorm_backward_sums(coef, planes, dgamma, dbeta, dout, inp, gamma, beta, mean, var, eps,
+                            s);
+    const struct bn_backward_map map = {coef, mean, s->c, s->hw, s->relu};
+    if (dinp != NULL)
+        PARALLEL_RANGES((size_t)s->n, 1, image_grads, dinp, dout, inp, &map, s->overwrite);
+}
+
+void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,
+                              const struct bn_backward_map *b, int c0, int nc)
+{
+    channels_grad(dinp, dout, inp, b, c0, nc, 1);
 }
 
 void batchnorm_running_update(float *running_mean, float *running_var,
