@@ -255,28 +255,39 @@ static void channel_stats(float *mean, float *var, int ch, const struct channel_
     var[ch] = (float)(c->m2 / ((double)c->planes * hw));
 }
 
-/* Normalises channels [begin, end) of every image with their batch
+/* Normalises channels [c0, c1) of images [i0, i1) with their batch
  * statistics, image by image: a channel's planes are a whole image apart,
  * each a few cache lines on a page of its own, which the hardware
  * prefetchers do not follow, while an image's planes of the range are
  * one run of memory. */
 static void range_affine(float *out, const float *inp, const float *gamma, const float *beta,
                          const float *mean, const float *var, float eps, const struct bn_shape *s,
-                         size_t begin, size_t end)
+                         size_t c0, size_t c1, size_t i0, size_t i1)
 {
     enum { CHUNK = 64 };
     const size_t chw = (size_t)s->c * s->hw;
-    for (size_t c0 = begin; c0 < end; c0 += CHUNK) {
-        const size_t c1 = end - c0 < CHUNK ? end : c0 + CHUNK;
+    for (size_t k0 = c0; k0 < c1; k0 += CHUNK) {
+        const size_t k1 = c1 - k0 < CHUNK ? c1 : k0 + CHUNK;
         float scale[CHUNK], shift[CHUNK];
-        for (size_t ch = c0; ch < c1; ch++)
-            train_affine(&scale[ch - c0], &shift[ch - c0], gamma, beta, mean, var, eps, (int)ch);
-        for (int img = 0; img < s->n; img++)
-            for (size_t ch = c0; ch < c1; ch++) {
+        for (size_t ch = k0; ch < k1; ch++)
+            train_affine(&scale[ch - k0], &shift[ch - k0], gamma, beta, mean, var, eps, (int)ch);
+        for (size_t img = i0; img < i1; img++)
+            for (size_t ch = k0; ch < k1; ch++) {
                 const size_t at = img * chw + ch * s->hw;
-                affine_plane(out + at, inp + at, s->hw, scale[ch - c0], shift[ch - c0], s->relu);
+                affine_plane(out + at, inp + at, s->hw, scale[ch - k0], shift[ch - k0], s->relu);
             }
     }
+}
+
+/* Images [begin, end), every channel: when the statistics are known
+ * before the pass, it takes the images its thread's range holds, as the
+ * producer of inp wrote them. */
+static void image_affine(float *out, const float *inp, const float *gamma, const float *beta,
+                         const float *mean, const float *var, float eps, const struct bn_shape *s,
+                         int t, size_t begin, size_t end)
+{
+    (void)t;
+    range_affine(out, inp, gamma, beta, mean, var, eps, s, 0, (size_t)s->c, begin, end);
 }
 
 /* Channels [begin, end), their planes' moments taken here. */
@@ -295,7 +306,7 @@ static void train_channels(float *out, float *mean, float *var, const float *inp
         }
         channel_stats(mean, var, ch, &c, s->hw);
     }
-    range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end);
+    range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end, 0, (size_t)s->n);
 }
 
 /* The statistics of channels [begin, end) from their planes' moments. */
@@ -308,25 +319,6 @@ static void merge_channels(float *mean, float *var, const double *moments,
             channel_merge(&c, moments + 2 * ((size_t)img * s->c + ch), s->hw);
         channel_stats(mean, var, ch, &c, s->hw);
     }
-}
-
-/* Channels [begin, end) from the moments a producer took. */
-static void moment_channels(float *out, float *mean, float *var, const float *inp,
-                            const double *moments, const float *gamma, const float *beta,
-                            float eps, const struct bn_shape *s, int t, size_t begin, size_t end)
-{
-    (void)t;
-    merge_channels(mean, var, moments, s, begin, end);
-    range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end);
-}
-
-void batchnorm_forward_train_moments(float *out, float *mean, float *var, const float *inp,
-                                     const double *moments, const float *gamma,
-                                     const float *beta, float eps, const struct bn_shape *s)
-{
-    assert(s->n > 0 && s->hw > 0);
-    PARALLEL_RANGES((size_t)s->c, 1, moment_channels, out, mean, var, inp, moments, gamma, beta,
-                    eps, s);
 }
 
 static void stats_channels(float *mean, float *var, const double *moments,
@@ -350,21 +342,21 @@ void batchnorm_moments_stats(float *mean, float *var, const double *moments,
     PARALLEL_RANGES((size_t)s->c, 1, stats_channels, mean, var, moments, s);
 }
 
-static void apply_channels(float *out, const float *inp, const float *gamma, const float *beta,
-                           const float *mean, const float *var, float eps,
-                           const struct bn_shape *s, int t, size_t begin, size_t end)
-{
-    (void)t;
-    range_affine(out, inp, gamma, beta, mean, var, eps, s, begin, end);
-}
-
 void batchnorm_train_apply(float *out, const float *inp, const float *gamma, const float *beta,
                            const float *mean, const float *var, float eps,
                            const struct bn_shape *layout)
 {
     assert(layout->n > 0 && layout->hw > 0);
-    PARALLEL_RANGES((size_t)layout->c, 1, apply_channels, out, inp, gamma, beta, mean, var, eps,
+    PARALLEL_RANGES((size_t)layout->n, 1, image_affine, out, inp, gamma, beta, mean, var, eps,
                     layout);
+}
+
+void batchnorm_forward_train_moments(float *out, float *mean, float *var, const float *inp,
+                                     const double *moments, const float *gamma,
+                                     const float *beta, float eps, const struct bn_shape *s)
+{
+    batchnorm_moments_stats(mean, var, moments, s);
+    batchnorm_train_apply(out, inp, gamma, beta, mean, var, eps, s);
 }
 
 void batchnorm_forward_train(float *out, float *mean, float *var,
