@@ -14,7 +14,8 @@
  *
  * Width awareness: gamma, beta and the statistics are stored at maximum
  * width; a call uses the first `c` entries.
- * Threads: parallel over channels; no result depends on the thread count.
+ * Threads: parallel over channels (statistics, evaluation) or over images
+ * (training's map, the backward); no result depends on the thread count.
  */
 #ifndef MUTATORD_BATCHNORM_H
 #define MUTATORD_BATCHNORM_H
@@ -62,6 +63,8 @@ void batchnorm_moments_stats(float *mean, float *var, const double *moments,
  * (c of them): out = inp * scale + shift, for a consumer to apply. */
 void batchnorm_train_map(float *scale, float *shift, const float *gamma, const float *beta,
                          const float *mean, const float *var, float eps, int c);
+/* (out may be inp. Its threads take layout->n images, or groups of
+ * interleaved images, a share each.) */
 void batchnorm_train_apply(float *out, const float *inp, const float *gamma, const float *beta,
                            const float *mean, const float *var, float eps,
                            const struct bn_shape *layout);
@@ -85,13 +88,13 @@ void batchnorm_backward(float *dinp, float *dgamma, float *dbeta, float *coef, d
                         const float *mean, const float *var, float eps, const struct bn_shape *s);
 
 /* batchnorm_backward in two halves, for a reader of the input gradient
- * that takes it an image at a time (the same bits): the batch's sums,
- * dgamma and dbeta (+=) and coef (BN_GRAD_COEFS x C floats: each
- * channel's factors, so that no image recomputes them), then the input
- * gradient of
- * channels [c0, c0 + nc) of one image, written (dinp, dout and inp: those
- * channels' planes, (nc, HW)). planes: scratch of 2 x N x C doubles, the
- * sums of each image plane. */
+ * that takes it an image at a time (the same bits). The first: the
+ * batch's sums, dgamma and dbeta (+=), and coef, each channel's factors,
+ * so that no image recomputes them: BN_GRAD_COEFS rows of C floats (C =
+ * s->c), k = gamma / sqrt(var + eps), the mean of the gradient through
+ * the ReLU, the factor of (x - mean), then the forward's ReLU map, scale
+ * and shift. planes: scratch of 2 x N x C doubles (each image plane's
+ * sums), overwritten. */
 void batchnorm_backward_sums(float *coef, double *planes, float *dgamma, float *dbeta,
                              const float *dout, const float *inp, const float *gamma,
                              const float *beta, const float *mean, const float *var, float eps,
@@ -102,6 +105,8 @@ struct bn_backward_map {
     const float *mean;   /* the forward's batch means */
     int c, hw, relu;
 };
+/* The second: the input gradient of channels [c0, c0 + nc) of one image,
+ * written (dinp, dout and inp: those channels' planes, (nc, HW)). */
 void batchnorm_backward_image(float *dinp, const float *dout, const float *inp,
                               const struct bn_backward_map *b, int c0, int nc);
 

@@ -9,7 +9,6 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -28,12 +27,13 @@ static void backward(float *dinp, float *dgamma, float *dbeta, const float *dout
                      const float *var, float eps, const struct bn_shape *s)
 {
     float *coef = floats_alloc(BN_GRAD_COEFS * (size_t)s->c);
-    double *planes = malloc(2 * (size_t)s->n * (size_t)s->c * sizeof *planes);
+    double *planes = test_malloc(2 * (size_t)s->n * (size_t)s->c * sizeof *planes);
+    assert_non_null(coef);
     assert_non_null(planes);
     batchnorm_backward(dinp, dgamma, dbeta, coef, planes, dout, inp, gamma, beta, mean, var, eps,
                        s);
     floats_free(coef);
-    free(planes);
+    test_free(planes);
 }
 
 static void test_fixture_train(void **state)
@@ -247,32 +247,33 @@ static void test_fused_relu(void **state)
 /* The backward's sums go plane by plane into a table and then image by
  * image into each channel: its bits do not depend on the thread count
  * (nor on how the images are cut among threads). */
-static void test_backward_ignores_threads(void **state)
+static void check_backward_threads(struct bn_shape s, uint64_t seed)
 {
-    (void)state;
-    const struct bn_shape s = {.n = 37, .c = 40, .hw = 49, .relu = 1, .overwrite = 1};
     const size_t count = (size_t)s.n * s.c * s.hw, c = (size_t)s.c;
-    float *inp = random_floats(count, 81, 2.0f), *dout = random_floats(count, 82, 1.0f);
-    float *gamma = random_floats(c, 83, 1.0f), *beta = random_floats(c, 84, 0.5f);
+    float *inp = random_floats(count, seed, 2.0f), *dout = random_floats(count, seed + 1, 1.0f);
+    float *gamma = random_floats(c, seed + 2, 1.0f), *beta = random_floats(c, seed + 3, 0.5f);
+    float *start = random_floats(count, seed + 4, 1.0f);   /* what dinp adds to */
     float *out = floats_alloc(count), *mean = floats_alloc(c), *var = floats_alloc(c);
     batchnorm_forward_train(out, mean, var, inp, gamma, beta, EPS, &s);
+    const int threads = parallel_threads();
     float *dinp[3], *dgamma[3], *dbeta[3];
     for (int k = 0; k < 3; k++) {
         parallel_init(k + 1);
         dinp[k] = floats_alloc(count);
         dgamma[k] = floats_alloc(c);
         dbeta[k] = floats_alloc(c);
+        memcpy(dinp[k], start, count * sizeof(float));
         memset(dgamma[k], 0, c * sizeof(float));
         memset(dbeta[k], 0, c * sizeof(float));
         backward(dinp[k], dgamma[k], dbeta[k], dout, inp, gamma, beta, mean, var, EPS, &s);
     }
-    parallel_init(0);
+    parallel_init(threads);
     for (int k = 1; k < 3; k++) {
         assert_memory_equal(dinp[0], dinp[k], count * sizeof(float));
         assert_memory_equal(dgamma[0], dgamma[k], c * sizeof(float));
         assert_memory_equal(dbeta[0], dbeta[k], c * sizeof(float));
     }
-    float *bufs[] = {inp, dout, gamma, beta, out, mean, var};
+    float *bufs[] = {inp, dout, gamma, beta, start, out, mean, var};
     for (size_t i = 0; i < sizeof bufs / sizeof *bufs; i++)
         floats_free(bufs[i]);
     for (int k = 0; k < 3; k++) {
@@ -280,6 +281,16 @@ static void test_backward_ignores_threads(void **state)
         floats_free(dgamma[k]);
         floats_free(dbeta[k]);
     }
+}
+
+static void test_backward_ignores_threads(void **state)
+{
+    (void)state;
+    /* uneven blocks of images, a plane's tail of one lane, ReLU, written */
+    check_backward_threads((struct bn_shape){.n = 37, .c = 40, .hw = 49, .relu = 1,
+                                             .overwrite = 1}, 81);
+    /* channel ranges of more than one merge chunk, no ReLU, added to */
+    check_backward_threads((struct bn_shape){.n = 9, .c = 130, .hw = 9}, 91);
 }
 
 /* The backward recomputes the ReLU's mask from the input: with a

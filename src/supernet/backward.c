@@ -95,7 +95,7 @@ static void bn_backward(struct supernet *sn, const struct cell_run *r, int i,
     float *dgamma = param_ptr(sn, sn->grads, pg), *dbeta = param_ptr(sn, sn->grads, pg + 1);
     /* (The forward's moments are merged by now: their room holds the
      * sums of the backward's planes.) */
-    assert(r->n <= sn->moments_cap);
+    assert(r->n <= sn->moments_cap && (size_t)s.c <= sn->fold_width);
     if (map) {
         batchnorm_backward_sums(sn->bn_coef, sn->moments, dgamma, dbeta, dslot(r, nd->dst),
                                 slot(r, nd->src), gamma, beta, bn_mean(sn, nd), bn_var(sn, nd),

@@ -281,7 +281,7 @@ static void range_affine(float *out, const float *inp, const float *gamma, const
 
 /* Images [begin, end), every channel: when the statistics are known
  * before the pass, it takes the images its thread's range holds, as the
- * producer of inp wrote them. */
+ * producers that run over images wrote them. */
 static void image_affine(float *out, const float *inp, const float *gamma, const float *beta,
                          const float *mean, const float *var, float eps, const struct bn_shape *s,
                          int t, size_t begin, size_t end)
@@ -532,7 +532,8 @@ static void plane_grad_input(float *dx, const float *dy, const float *x, int hw,
  * vector width; then, in batchnorm_backward, the input gradient. */
 
 /* The coefficients that need no sums: k = gamma / sqrt(var + eps) and
- * the forward's ReLU map (coef's layout: batchnorm_backward_image). */
+ * the forward's ReLU map (coef's layout: batchnorm_backward_sums in
+ * batchnorm.h). */
 static void grad_coefs(float *coef, const float *gamma, const float *beta, const float *mean,
                        const float *var, float eps, int c)
 {
@@ -610,8 +611,8 @@ void batchnorm_backward_sums(float *coef, double *planes, float *dgamma, float *
     PARALLEL_RANGES((size_t)s->c, 1, merge_sums, coef, dgamma, dbeta, planes, var, eps, s);
 }
 
-/* Channels [c0, c0 + nc) of one image's input gradient, (+)= as
- * batchnorm_backward_image says. */
+/* Channels [c0, c0 + nc) of one image's input gradient, written, or
+ * added to the planes' values when !overwrite. */
 static void channels_grad(float *dinp, const float *dout, const float *inp,
                           const struct bn_backward_map *b, int c0, int nc, int overwrite)
 {

@@ -405,18 +405,37 @@ taps_lanes(float *out, const float *src, const float *wt, const struct conv2d_ep
         taps_rows(out, src, wt, ep, scale, shift, ROW, 0, 0, g);
 }
 
-/* Asks for forward item it's input planes (group-major items: the next
- * item's are an image further on, a jump the hardware prefetchers do not
- * take; at 2 threads, where the two cores share the memory's bandwidth,
- * the transposes waited for them). */
+/* Forward item it (items are group-major): image img's channels [c0,
+ * c0 + nc), group grp's. */
+struct lanes_item {
+    int grp, img, c0, nc;
+};
+
+static struct lanes_item lanes_item(const struct conv2d_shape *s, size_t it)
+{
+    const int grp = (int)(it / (size_t)s->n), c0 = grp * LANES;
+    return (struct lanes_item){grp, (int)(it % (size_t)s->n), c0,
+                               s->cin - c0 < LANES ? s->cin - c0 : LANES};
+}
+
+/* An item's input planes: nc planes of hw pixels. */
+static const float *item_planes(const float *inp, const struct lanes_item *item,
+                                size_t in_image, size_t hw)
+{
+    return inp + (size_t)item->img * in_image + (size_t)item->c0 * hw;
+}
+
+/* Asks for the input planes of forward item it, into L2: the next item's
+ * are an image further on, a jump the hardware prefetchers do not take,
+ * and at 2 threads, where the two cores share the memory's bandwidth, the
+ * transposes waited for them. */
 static void prefetch_item(const float *inp, const struct conv2d_shape *s, size_t it,
                           size_t in_image, size_t hw)
 {
-    const int grp = (int)(it / (size_t)s->n), img = (int)(it % (size_t)s->n);
-    const int c0 = grp * LANES, nc = s->cin - c0 < LANES ? s->cin - c0 : LANES;
-    const char *planes = (const char *)(inp + (size_t)img * in_image + (size_t)c0 * hw);
-    for (size_t b = 0; b < (size_t)nc * hw * sizeof(float); b += 64)
-        __builtin_prefetch(planes + b);
+    const struct lanes_item item = lanes_item(s, it);
+    const char *planes = (const char *)item_planes(inp, &item, in_image, hw);
+    for (size_t b = 0; b < (size_t)item.nc * hw * sizeof(float); b += 64)
+        __builtin_prefetch(planes + b, 0, 2);
 }
 
 /* Items [begin, end) of the forward pass (group-major, so that a thread's
@@ -437,16 +456,15 @@ static void lanes_items(float *out, const float *inp, const float *weight,
     memset(tile, 0, g.tile * sizeof(float));   /* the border, for good */
     tile_pixels(pos, &g);
     for (size_t it = begin; it < end; it++) {
-        const int grp = (int)(it / (size_t)s->n), img = (int)(it % (size_t)s->n);
-        const int c0 = grp * LANES, nc = c - c0 < LANES ? c - c0 : LANES;
-        if (grp != have) {
+        const struct lanes_item item = lanes_item(s, it);
+        const int img = item.img, c0 = item.c0, nc = item.nc;
+        if (item.grp != have) {
             weights_in(wt, weight, ldw, c0, nc, taps);
-            have = grp;
+            have = item.grp;
         }
         if (it + 1 < end)
             prefetch_item(inp, s, it + 1, in_image, hw);
-        planes_in(tile, inp + (size_t)img * in_image + (size_t)c0 * hw, nc, (int)hw, pos,
-                  s->in_map, c0);
+        planes_in(tile, item_planes(inp, &item, in_image, hw), nc, (int)hw, pos, s->in_map, c0);
         taps_lanes(res, tile, wt, affine, c0, nc, 0, &g);
         planes_out(out + ((size_t)img * c + c0) * ohw, res, nc, (int)ohw, 0, NULL);
         conv2d_epilogue_moments(ep, out + ((size_t)img * c + c0) * ohw, (size_t)img, c0, nc, c,
